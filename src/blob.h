@@ -1,0 +1,155 @@
+/*-------------------------------------------------------------------------
+ *
+ * blob.h
+ *	  The compiled model: one flat, pointer-free blob per model version.
+ *
+ * Every model format (our linear JSON, XGBoost, LightGBM) is translated by
+ * its parser into this single representation; the evaluator (eval.c) only
+ * knows this layout.  A blob is built in backend-local memory by an
+ * OgBlobBuilder, then copied as-is into shared memory (store.c), where any
+ * backend reads it in place.  It therefore holds no pointers: every
+ * reference is an OgOffset, a byte offset from the start of the blob, and
+ * every section is 8-byte aligned so that doubles can be read directly.
+ *
+ * Layout:
+ *	  OgBlobHeader
+ *	  strings (metadata, feature names), NUL-terminated
+ *	  base_score[n_outputs]                  double
+ *	  linear section: intercept[n_outputs], weights[n_outputs * n_features]
+ *	  tree section:   OgTree[n_trees], OgNode[n_nodes], category bitsets
+ *
+ * Trees: each OgTree names its root node and the output group (class) it
+ * adds to.  Nodes of all trees share one array; child indices are absolute
+ * positions in that array and always point forward (validated at load, so
+ * the evaluator never loops).  A split sends x left when x < value
+ * (OG_NODE_LT, XGBoost) or x <= value (LightGBM); missing values follow
+ * OG_NODE_DEFAULT_LEFT; categorical splits test membership of (int) x in a
+ * bitset of cat_words 32-bit words starting at cat_offset.  A leaf has
+ * feature == -1 and its output in value.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OG_BLOB_H
+#define OG_BLOB_H
+
+#include "lib/stringinfo.h"
+#include "utils/timestamp.h"
+
+#define OG_BLOB_MAGIC			0x314D474F	/* "OGM1" little-endian */
+#define OG_BLOB_LAYOUT			1
+#define OG_MAX_FEATURES			(1 << 20)
+#define OG_MAX_OUTPUTS			4096
+#define OG_MAX_BLOB_BYTES		((Size) 0x7FFFFFFF)
+
+typedef uint32 OgOffset;		/* 0 means "absent" */
+
+typedef enum OgModelKind
+{
+	OG_KIND_LINEAR = 1,
+	OG_KIND_TREES = 2
+} OgModelKind;
+
+typedef enum OgTask
+{
+	OG_TASK_REGRESSION = 1,
+	OG_TASK_BINARY = 2,
+	OG_TASK_MULTICLASS = 3
+} OgTask;
+
+/* How raw scores (base + sum of parts) become the model's output. */
+typedef enum OgTransform
+{
+	OG_TRANSFORM_IDENTITY = 0,
+	OG_TRANSFORM_SIGMOID,		/* 1 / (1 + exp(-z)) */
+	OG_TRANSFORM_SOFTMAX,		/* over the n_outputs groups */
+	OG_TRANSFORM_EXP			/* poisson, gamma, tweedie */
+} OgTransform;
+
+/* Header flags */
+#define OG_BLOB_HANDLES_MISSING	0x0001	/* NULL/NaN features are allowed */
+
+typedef struct OgBlobHeader
+{
+	uint32		magic;
+	uint32		layout;
+	uint32		total_size;
+	uint16		kind;			/* OgModelKind */
+	uint16		task;			/* OgTask */
+	uint16		transform;		/* OgTransform */
+	uint16		flags;
+	uint32		n_features;
+	uint32		n_outputs;		/* output groups: 1, or classes */
+	uint64		generation;		/* set by the store when published */
+
+	/* metadata shown in og_model.models (offsets of C strings) */
+	OgOffset	name;
+	OgOffset	version;
+	OgOffset	ref;
+	OgOffset	flavor;
+	OgOffset	format;
+	OgOffset	objective;
+	OgOffset	sha256;
+	OgOffset	source;
+	OgOffset	run_id;
+	OgOffset	feature_names;	/* OgOffset[n_features], or 0 */
+	int64		artifact_bytes;
+	TimestampTz loaded_at;
+	double		load_ms;
+
+	/* scoring */
+	OgOffset	base_score;		/* double[n_outputs], raw-score space */
+	OgOffset	intercept;		/* linear: double[n_outputs] */
+	OgOffset	weights;		/* linear: double[n_outputs][n_features] */
+	uint32		n_trees;
+	uint32		n_nodes;
+	OgOffset	trees;			/* OgTree[n_trees] */
+	OgOffset	nodes;			/* OgNode[n_nodes] */
+	OgOffset	cat_words;		/* uint32[], category bitsets */
+	uint32		n_cat_words;
+	uint32		reserved;
+} OgBlobHeader;
+
+typedef struct OgTree
+{
+	uint32		root;			/* index into nodes */
+	uint32		output;			/* output group this tree adds to */
+	double		weight;			/* multiplier (dart, averaging) */
+} OgTree;
+
+/* Node flags */
+#define OG_NODE_DEFAULT_LEFT	0x0001
+#define OG_NODE_CATEGORICAL		0x0002
+#define OG_NODE_LE				0x0004	/* x <= value goes left, else x < value */
+#define OG_NODE_FLOAT32			0x0008	/* compare (float4) x with (float4) value */
+#define OG_NODE_ZERO_IS_MISSING	0x0010
+
+typedef struct OgNode
+{
+	int32		feature;		/* -1 for a leaf */
+	uint16		flags;
+	uint16		reserved;
+	uint32		left;
+	uint32		right;
+	uint32		cat_offset;		/* first word in cat_words */
+	uint32		cat_count;		/* number of words */
+	double		value;			/* threshold, or the leaf's output */
+} OgNode;
+
+#define OgBlobAt(blob, off)	((const void *) ((const char *) (blob) + (off)))
+#define OgBlobString(blob, off) \
+	((off) == 0 ? NULL : (const char *) OgBlobAt(blob, off))
+
+/* Builder: accumulate sections in local memory, then OgBlobFinish(). */
+typedef struct OgBlobBuilder
+{
+	StringInfoData buf;
+} OgBlobBuilder;
+
+extern void OgBlobBegin(OgBlobBuilder *b);
+extern OgBlobHeader *OgBlobHead(OgBlobBuilder *b);
+extern OgOffset OgBlobAppend(OgBlobBuilder *b, const void *data, Size len);
+extern OgOffset OgBlobAppendString(OgBlobBuilder *b, const char *s);
+extern OgBlobHeader *OgBlobFinish(OgBlobBuilder *b, Size *size);
+extern const char *OgBlobFeatureName(const OgBlobHeader *m, int i);
+
+#endif							/* OG_BLOB_H */

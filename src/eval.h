@@ -1,0 +1,78 @@
+/*-------------------------------------------------------------------------
+ *
+ * eval.h
+ *	  Scoring a compiled model (blob.h) on one row of features.
+ *
+ * The evaluator knows nothing of model formats, never allocates and never
+ * raises an error: inputs are checked by predict.c, models at load time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OG_EVAL_H
+#define OG_EVAL_H
+
+#include <math.h>
+
+#include "blob.h"
+
+/*
+ * One row of features, read in place from an array: elements may be
+ * unaligned (short varlena header), so they are read with memcpy.
+ */
+typedef struct OgFeatures
+{
+	const char *data;			/* first element */
+	const bits8 *nulls;			/* null bitmap, or NULL */
+	int			n;
+	bool		is_float4;
+} OgFeatures;
+
+static inline bool
+OgFeatureIsNull(const OgFeatures *x, int i)
+{
+	return x->nulls != NULL && (x->nulls[i / 8] & (1 << (i % 8))) == 0;
+}
+
+/*
+ * Element i, NaN when NULL.  With a null bitmap the data holds only the
+ * non-null elements, so the position must be counted; callers that score
+ * arrays with NULLs use OgFeaturesGather() instead.
+ */
+static inline double
+OgFeatureGet(const OgFeatures *x, int i)
+{
+	if (x->is_float4)
+	{
+		float4		f;
+
+		memcpy(&f, x->data + (Size) i * sizeof(float4), sizeof(float4));
+		return (double) f;
+	}
+	else
+	{
+		float8		d;
+
+		memcpy(&d, x->data + (Size) i * sizeof(float8), sizeof(float8));
+		return d;
+	}
+}
+
+extern void OgFeaturesGather(const OgFeatures *x, double *out);
+extern void OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x,
+					  double *raw);
+extern void OgEvalTransform(const OgBlobHeader *m, double *v);
+
+static inline double
+OgSigmoid(double z)
+{
+	if (z >= 0)
+		return 1.0 / (1.0 + exp(-z));
+	else
+	{
+		double		e = exp(z);
+
+		return e / (1.0 + e);
+	}
+}
+
+#endif							/* OG_EVAL_H */

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * json.h
+ *	  cJSON helpers: strict parsing and checked reads with clear errors.
+ *
+ * cJSON allocates with malloc: every caller deletes the tree it parsed in
+ * PG_FINALLY, since the checked readers raise errors.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OG_JSON_H
+#define OG_JSON_H
+
+#include <cjson/cJSON.h>
+
+extern cJSON *OgJsonParse(const char *model, const char *what,
+						  const char *buf, Size len);
+extern const cJSON *OgJsonRequire(const cJSON *obj, const char *key,
+								  const char *model, const char *what);
+extern double OgJsonNumber(const cJSON *item, const char *model,
+						   const char *what, const char *key);
+extern const char *OgJsonString(const cJSON *item, const char *model,
+								const char *what, const char *key);
+extern int	OgJsonArraySize(const cJSON *item, const char *model,
+							const char *what, const char *key, int max);
+
+#endif							/* OG_JSON_H */

@@ -1,0 +1,545 @@
+/*-------------------------------------------------------------------------
+ *
+ * load.c
+ *	  og_load_model(), og_unload_model() and the og_model.models view.
+ *
+ * A load resolves the reference to an MLflow model directory, reads its
+ * MLmodel file, picks the flavor, compiles the model file into a blob in a
+ * private memory context and publishes it (store.c).  Everything before
+ * the publish can fail without touching the version being served.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/pg_authid.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "storage/fd.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "formats/formats.h"
+#include "load.h"
+#include "mlmodel.h"
+#include "store.h"
+
+PG_FUNCTION_INFO_V1(og_load_model);
+PG_FUNCTION_INFO_V1(og_unload_model);
+PG_FUNCTION_INFO_V1(og_models);
+PG_FUNCTION_INFO_V1(og_memory);
+
+#define OG_MODELS_COLS	17
+
+static int	og_max_artifact_bytes = 512 * 1024 * 1024;
+
+void
+OgLoadInit(void)
+{
+	DefineCustomIntVariable("og_model.max_artifact_bytes",
+							"Largest model file og_load_model() reads.",
+							NULL,
+							&og_max_artifact_bytes,
+							512 * 1024 * 1024, 1024, INT_MAX,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+}
+
+/* Letters, digits, "_", "." and "-", 1 to 63 bytes. */
+void
+OgCheckModelName(const char *name)
+{
+	size_t		len = strlen(name);
+	const char *p;
+	bool		ok = len > 0 && len <= OG_MAX_NAME_LEN;
+
+	for (p = name; ok && *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			ok = false;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid model name \"%s\"", name),
+				 errdetail("Model names are 1 to %d bytes of letters, digits, \"_\", \".\" and \"-\".",
+						   OG_MAX_NAME_LEN)));
+}
+
+/*
+ * Read a whole regular file of at most max bytes.  The result is
+ * NUL-terminated; *len excludes the terminator.
+ */
+static char *
+OgReadFile(const char *model, const char *path, Size max,
+		   const char *limit_name, Size *len)
+{
+	struct stat st;
+	int			fd;
+	char	   *buf;
+	Size		got = 0;
+
+	if (stat(path, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
+	if (!S_ISREG(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("could not read \"%s\" for model \"%s\": not a regular file",
+						path, model)));
+	if ((Size) st.st_size > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("file \"%s\" of model \"%s\" is too large", path, model),
+				 errdetail("The file has %lld bytes; the limit is %zu bytes.",
+						   (long long) st.st_size, max),
+				 limit_name ? errhint("Raise %s to load larger models.", limit_name) : 0));
+
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
+	buf = palloc_extended((Size) st.st_size + 1, MCXT_ALLOC_HUGE);
+	for (;;)
+	{
+		ssize_t		r;
+
+		CHECK_FOR_INTERRUPTS();
+		if (got == (Size) st.st_size)
+		{
+			char		extra;
+
+			/* the file grew since stat(): refuse rather than truncate */
+			r = read(fd, &extra, 1);
+			if (r > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_IN_USE),
+						 errmsg("file \"%s\" of model \"%s\" changed while it was read",
+								path, model)));
+			break;
+		}
+		r = read(fd, buf + got, (Size) st.st_size - got);
+		if (r < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
+		}
+		if (r == 0)
+			break;
+		got += r;
+	}
+	CloseTransientFile(fd);
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+static char *
+OgSha256Hex(const char *buf, Size len)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
+	int			i;
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) buf, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
+		sprintf(hex + 2 * i, "%02x", digest[i]);
+	return hex;
+}
+
+static int
+OgHexValue(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode %XX escapes of a file URI path. */
+static char *
+OgUriDecode(const char *model, const char *ref, const char *s)
+{
+	char	   *out = palloc(strlen(s) + 1);
+	char	   *o = out;
+
+	while (*s)
+	{
+		if (*s == '%')
+		{
+			int			hi,
+						lo;
+
+			hi = s[1] ? OgHexValue(s[1]) : -1;
+			lo = (hi >= 0 && s[2]) ? OgHexValue(s[2]) : -1;
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid reference \"%s\" for model \"%s\"", ref, model),
+						 errdetail("The URI has an invalid percent escape.")));
+			*o++ = (char) (hi * 16 + lo);
+			s += 3;
+		}
+		else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A file named by a flavor must stay inside the model directory. */
+static void
+OgCheckRelativePath(const char *model, const char *file)
+{
+	const char *p = file;
+	bool		bad = file[0] == '\0' || file[0] == '/';
+
+	while (!bad && *p)
+	{
+		const char *slash = strchr(p, '/');
+		size_t		n = slash ? (size_t) (slash - p) : strlen(p);
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			bad = true;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	if (bad)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("MLmodel file of model \"%s\" names file \"%s\" outside the model directory",
+						model, file)));
+}
+
+static const char *
+OgFlavorNames(const OgMLmodel *mlm)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; i + 1 < mlm->flavors->n; i += 2)
+		appendStringInfo(&s, "%s%s", i ? ", " : "", mlm->flavors->items[i]->scalar);
+	return s.data;
+}
+
+/*
+ * Choose the flavor to read.  Only og_model is compiled in this version;
+ * the tree flavors are recognised, pickles are explained.
+ */
+static const char *
+OgChooseFlavor(const OgMLmodel *mlm, const OgYamlNode **conf)
+{
+	const OgYamlNode *c;
+
+	if ((c = OgYamlGet(mlm->flavors, "og_model")) != NULL)
+	{
+		*conf = c;
+		return "og_model";
+	}
+	if ((c = OgYamlGet(mlm->flavors, "xgboost")) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot load model \"%s\": the xgboost flavor is not supported yet",
+						mlm->model),
+				 errdetail("This version of og_model scores the og_model flavor only.")));
+	if ((c = OgYamlGet(mlm->flavors, "lightgbm")) != NULL)
+	{
+		const char *data = OgYamlScalar(OgYamlGet(c, "data"));
+		const char *cls = OgYamlScalar(OgYamlGet(c, "model_class"));
+
+		if ((data && strlen(data) > 4 && strcmp(data + strlen(data) - 4, ".pkl") == 0) ||
+			(cls && strncmp(cls, "lightgbm.sklearn.", 17) == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot load model \"%s\": its LightGBM model is a Python pickle",
+							mlm->model),
+					 errdetail("mlflow.lightgbm.log_model saves scikit-learn API models (%s) with pickle, which only Python can read.",
+							   cls ? cls : "LGBMModel"),
+					 errhint("Log the underlying booster instead: mlflow.lightgbm.log_model(model.booster_, ...).")));
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot load model \"%s\": the lightgbm flavor is not supported yet",
+						mlm->model),
+				 errdetail("This version of og_model scores the og_model flavor only.")));
+	}
+	if (OgYamlGet(mlm->flavors, "sklearn") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot load model \"%s\": scikit-learn models are Python pickles",
+						mlm->model),
+				 errdetail("The sklearn flavor stores the model with pickle or cloudpickle, which only Python can read."),
+				 errhint("Log XGBoost or LightGBM boosters with mlflow.xgboost or mlflow.lightgbm, or train a linear model with og_train().")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot load model \"%s\": none of its flavors can be scored by og_model",
+					mlm->model),
+			 errdetail("The MLmodel file lists: %s.", OgFlavorNames(mlm)),
+			 errhint("og_model reads the og_model, xgboost and lightgbm flavors.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Compile the MLflow model directory dir into a blob.
+ */
+static OgBlobHeader *
+OgCompileDirectory(const char *model, const char *ref, const char *dir,
+				   Size *size)
+{
+	OgMLmodel	mlm;
+	OgBlobBuilder b;
+	const OgYamlNode *conf = NULL;
+	const char *flavor;
+	const char *data;
+	char	   *path;
+	char	   *buf;
+	Size		len;
+	OgOffset	offs[9];
+	OgBlobHeader *head;
+	char	   *sha;
+
+	path = psprintf("%s/MLmodel", dir);
+	buf = OgReadFile(model, path, OG_YAML_MAX_BYTES, NULL, &len);
+	OgMLmodelParse(model, path, buf, len, &mlm);
+
+	flavor = OgChooseFlavor(&mlm, &conf);
+	data = OgYamlScalar(OgYamlGet(conf, "data"));
+	if (data == NULL)
+		data = "model.json";
+	OgCheckRelativePath(model, data);
+
+	path = psprintf("%s/%s", dir, data);
+	buf = OgReadFile(model, path, (Size) og_max_artifact_bytes,
+					 "og_model.max_artifact_bytes", &len);
+	sha = OgSha256Hex(buf, len);
+
+	OgBlobBegin(&b);
+	OgLinearCompile(&mlm, data, buf, len, &b);
+
+	offs[0] = OgBlobAppendString(&b, model);
+	offs[1] = OgBlobAppendString(&b, ref);
+	offs[2] = OgBlobAppendString(&b, flavor);
+	offs[3] = OgBlobAppendString(&b, "json");
+	offs[4] = OgBlobAppendString(&b, sha);
+	offs[5] = OgBlobAppendString(&b, psprintf("file://%s", dir));
+	offs[6] = OgBlobAppendString(&b, mlm.run_id);
+	head = OgBlobHead(&b);
+	head->name = offs[0];
+	head->version = 0;
+	head->ref = offs[1];
+	head->flavor = offs[2];
+	head->format = offs[3];
+	head->sha256 = offs[4];
+	head->source = offs[5];
+	head->run_id = offs[6];
+	head->artifact_bytes = (int64) len;
+	return OgBlobFinish(&b, size);
+}
+
+/* Turn a reference into a local model directory. */
+static char *
+OgResolveRef(const char *model, const char *ref)
+{
+	char	   *dir;
+	size_t		n;
+
+	if (strncmp(ref, "file://", 7) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot load model \"%s\" from \"%s\": only file:// references are supported in this version",
+						model, ref),
+				 errhint("Pass the absolute path of an MLflow model directory, as in 'file:///models/churn'.")));
+	if (ref[7] != '/')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid reference \"%s\" for model \"%s\"", ref, model),
+				 errdetail("A file URI names an absolute path on the database server: file:///path/to/model.")));
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to load model \"%s\" from a server file", model),
+				 errdetail("Only roles with privileges of the \"pg_read_server_files\" role may load file:// references.")));
+	dir = OgUriDecode(model, ref, ref + 7);
+	n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	if (n >= MAXPGPATH - 64)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("reference \"%s\" of model \"%s\" is too long", ref, model)));
+	return dir;
+}
+
+static void
+OgModelRow(const OgBlobHeader *m, Datum *values, bool *nulls)
+{
+	static const char *const tasks[] = {"", "regression", "binary", "multiclass"};
+	const char *s;
+	int			i = 0;
+
+#define OG_TEXT(off) \
+	do { \
+		s = OgBlobString(m, (off)); \
+		nulls[i] = (s == NULL); \
+		values[i++] = s ? CStringGetTextDatum(s) : (Datum) 0; \
+	} while (0)
+
+	OG_TEXT(m->name);
+	OG_TEXT(m->version);
+	OG_TEXT(m->ref);
+	OG_TEXT(m->flavor);
+	OG_TEXT(m->format);
+	nulls[i] = false;
+	values[i++] = CStringGetTextDatum(m->task < lengthof(tasks) ? tasks[m->task] : "");
+	OG_TEXT(m->objective);
+	nulls[i] = false;
+	values[i++] = Int32GetDatum((int32) m->n_features);
+	nulls[i] = false;
+	values[i++] = Int32GetDatum((int32) m->n_outputs);
+	nulls[i] = (m->kind != OG_KIND_TREES);
+	values[i++] = Int32GetDatum((int32) m->n_trees);
+	nulls[i] = false;
+	values[i++] = Int64GetDatum((int64) m->total_size);
+	nulls[i] = false;
+	values[i++] = Int64GetDatum(m->artifact_bytes);
+	OG_TEXT(m->sha256);
+	OG_TEXT(m->source);
+	OG_TEXT(m->run_id);
+	nulls[i] = false;
+	values[i++] = TimestampTzGetDatum(m->loaded_at);
+	nulls[i] = false;
+	values[i++] = Float8GetDatum(m->load_ms);
+	Assert(i == OG_MODELS_COLS);
+#undef OG_TEXT
+}
+
+Datum
+og_load_model(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	TupleDesc	tupdesc;
+	MemoryContext loadcxt;
+	MemoryContext oldcxt;
+	instr_time	start,
+				elapsed;
+	OgBlobHeader *blob;
+	Size		size;
+	char	   *dir;
+	Datum		values[OG_MODELS_COLS];
+	bool		nulls[OG_MODELS_COLS];
+	HeapTuple	tuple;
+
+	OgStoreCheckAvailable();
+	OgCheckModelName(name);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	INSTR_TIME_SET_CURRENT(start);
+	loadcxt = AllocSetContextCreate(CurrentMemoryContext, "og_model load",
+									ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(loadcxt);
+
+	dir = OgResolveRef(name, ref);
+	blob = OgCompileDirectory(name, ref, dir, &size);
+	blob->loaded_at = GetCurrentTimestamp();
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	blob->load_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	OgStorePublish(name, blob, size);
+
+	MemoryContextSwitchTo(oldcxt);
+	OgModelRow(blob, values, nulls);
+	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
+	MemoryContextDelete(loadcxt);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+Datum
+og_unload_model(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	OgStoreCheckAvailable();
+	OgCheckModelName(name);
+	PG_RETURN_BOOL(OgStoreUnload(name));
+}
+
+typedef struct OgModelsScan
+{
+	Tuplestorestate *store;
+	TupleDesc	tupdesc;
+} OgModelsScan;
+
+static void
+OgModelsVisit(const OgBlobHeader *m, void *arg)
+{
+	OgModelsScan *scan = (OgModelsScan *) arg;
+	Datum		values[OG_MODELS_COLS];
+	bool		nulls[OG_MODELS_COLS];
+
+	OgModelRow(m, values, nulls);
+	tuplestore_putvalues(scan->store, scan->tupdesc, values, nulls);
+}
+
+/* og_model.models: one row per loaded model. */
+Datum
+og_models(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	OgModelsScan scan;
+
+	OgStoreCheckAvailable();
+	InitMaterializedSRF(fcinfo, 0);
+	scan.store = rsinfo->setResult;
+	scan.tupdesc = rsinfo->setDesc;
+	OgStoreForEach(OgModelsVisit, &scan);
+	return (Datum) 0;
+}
+
+/* og_model.memory: shared memory use of the store. */
+Datum
+og_memory(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	OgStoreUsage usage;
+	Datum		values[6];
+	bool		nulls[6] = {0};
+
+	OgStoreCheckAvailable();
+	InitMaterializedSRF(fcinfo, 0);
+	OgStoreGetUsage(&usage);
+	values[0] = Int64GetDatum((int64) usage.area_bytes);
+	values[1] = Int64GetDatum((int64) usage.used_bytes);
+	values[2] = Int32GetDatum(usage.models);
+	values[3] = Int32GetDatum(usage.max_models);
+	values[4] = Int32GetDatum(usage.retired);
+	values[5] = Int64GetDatum((int64) usage.retired_bytes);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * og_model.c
+ *	  Entry point of the og_model extension: score MLflow models in SQL.
+ *
+ * _PG_init only dispatches: each subsystem defines its own settings and
+ * hooks (store.c: shared memory; load.c: loading).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "load.h"
+#include "store.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	OgStoreInit();
+	OgLoadInit();
+	MarkGUCPrefixReserved("og_model");
+}

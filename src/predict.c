@@ -1,0 +1,281 @@
+/*-------------------------------------------------------------------------
+ *
+ * predict.c
+ *	  og_predict() and og_predict_proba(): input checks, then eval.c.
+ *
+ * The model is looked up once per call site (handle cached in fn_extra);
+ * each row then costs two comparisons to confirm the pinned version is
+ * still the published one (store.h, OgStoreGet).  Feature arrays are read
+ * in place, even with a 1-byte varlena header; only toasted, compressed or
+ * expanded arrays are copied.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "eval.h"
+#include "store.h"
+
+PG_FUNCTION_INFO_V1(og_predict);
+PG_FUNCTION_INFO_V1(og_predict_f4);
+PG_FUNCTION_INFO_V1(og_predict_proba);
+PG_FUNCTION_INFO_V1(og_predict_proba_f4);
+
+typedef struct OgPredictState
+{
+	OgModelHandle *handle;
+	double	   *out;			/* n_outputs scores */
+	int			out_cap;
+	double	   *gathered;		/* features with NULLs expanded to NaN */
+	int			gathered_cap;
+} OgPredictState;
+
+static OgPredictState *
+OgPredictGetState(FunctionCallInfo fcinfo)
+{
+	OgPredictState *st = (OgPredictState *) fcinfo->flinfo->fn_extra;
+
+	if (st == NULL)
+	{
+		OgStoreCheckAvailable();
+		st = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									sizeof(OgPredictState));
+		st->handle = OgHandleCreate(fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = st;
+	}
+	return st;
+}
+
+static double *
+OgPredictBuffer(FunctionCallInfo fcinfo, double **buf, int *cap, int n)
+{
+	if (*cap < n)
+	{
+		if (*buf)
+			pfree(*buf);
+		*buf = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+								  sizeof(double) * Max(n, 1));
+		*cap = n;
+	}
+	return *buf;
+}
+
+static void
+OgFeatureDescribe(const OgBlobHeader *m, int i, char *buf, Size len)
+{
+	const char *fname = OgBlobFeatureName(m, i);
+
+	if (fname)
+		snprintf(buf, len, "Feature %d (\"%s\")", i + 1, fname);
+	else
+		snprintf(buf, len, "Feature %d", i + 1);
+}
+
+/*
+ * Read argument 1 as a feature row for model m, without copying unless
+ * the array is toasted.  Checks shape and count.
+ */
+static void
+OgReadFeatures(FunctionCallInfo fcinfo, const char *model_name,
+			   const OgBlobHeader *m, bool is_float4, OgFeatures *x)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(1));
+	const char *base;
+	int			ndim;
+	int32		dataoffset;
+	int			n = 0;
+
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		v = pg_detoast_datum(v);
+
+	/* where the ArrayType would start with a 4-byte header */
+	base = VARDATA_ANY(v) - VARHDRSZ;
+	memcpy(&ndim, base + offsetof(ArrayType, ndim), sizeof(int));
+	memcpy(&dataoffset, base + offsetof(ArrayType, dataoffset), sizeof(int32));
+
+	if (ndim > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("features for model \"%s\" must be a one-dimensional array",
+						model_name),
+				 errdetail("The array has %d dimensions.", ndim)));
+	if (ndim == 1)
+		memcpy(&n, base + sizeof(ArrayType), sizeof(int));
+	if ((uint32) n != m->n_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("model \"%s\" expects %u features, got %d",
+						model_name, m->n_features, n)));
+
+	x->n = n;
+	x->is_float4 = is_float4;
+	if (dataoffset != 0)
+	{
+		x->nulls = (const bits8 *) (base + sizeof(ArrayType) + 2 * sizeof(int) * ndim);
+		x->data = base + dataoffset;
+	}
+	else
+	{
+		x->nulls = NULL;
+		x->data = base + ARR_OVERHEAD_NONULLS(ndim);
+	}
+}
+
+/*
+ * Score one row into st->out (n_outputs values, in output space).
+ */
+static const OgBlobHeader *
+OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, const char **name_out)
+{
+	OgPredictState *st = OgPredictGetState(fcinfo);
+	text	   *name = PG_GETARG_TEXT_PP(0);
+	const OgBlobHeader *m;
+	OgFeatures	x;
+	double	   *out;
+
+	m = OgStoreGet(st->handle, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	*name_out = st->handle->name;
+	OgReadFeatures(fcinfo, st->handle->name, m, is_float4, &x);
+
+	if (x.nulls != NULL)
+	{
+		double	   *g;
+		int			i;
+
+		if (!(m->flags & OG_BLOB_HANDLES_MISSING))
+		{
+			char		what[128];
+
+			for (i = 0; i < x.n; i++)
+				if (OgFeatureIsNull(&x, i))
+					break;
+			OgFeatureDescribe(m, i, what, sizeof(what));
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("model \"%s\" does not accept missing feature values",
+							st->handle->name),
+					 errdetail("%s is NULL.", what),
+					 errhint("Linear models need every feature; replace missing values before scoring.")));
+		}
+		g = OgPredictBuffer(fcinfo, &st->gathered, &st->gathered_cap, x.n);
+		OgFeaturesGather(&x, g);
+		x.data = (const char *) g;
+		x.nulls = NULL;
+		x.is_float4 = false;
+	}
+
+	out = OgPredictBuffer(fcinfo, &st->out, &st->out_cap, m->n_outputs);
+	OgEvalRaw(m, &x, out);
+
+	if (!(m->flags & OG_BLOB_HANDLES_MISSING) && !isfinite(out[0]))
+	{
+		int			i;
+
+		for (i = 0; i < x.n; i++)
+		{
+			double		d = OgFeatureGet(&x, i);
+
+			if (!isfinite(d))
+			{
+				char		what[128];
+
+				OgFeatureDescribe(m, i, what, sizeof(what));
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("model \"%s\" cannot score non-finite feature values",
+								st->handle->name),
+						 errdetail("%s is %s.", what,
+								   isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity"))));
+			}
+		}
+	}
+	OgEvalTransform(m, out);
+	return m;
+}
+
+static Datum
+OgPredictScalar(FunctionCallInfo fcinfo, bool is_float4)
+{
+	const char *name;
+	const OgBlobHeader *m = OgPredictRow(fcinfo, is_float4, &name);
+	OgPredictState *st = (OgPredictState *) fcinfo->flinfo->fn_extra;
+
+	if (m->task == OG_TASK_MULTICLASS)
+	{
+		uint32		k,
+					best = 0;
+
+		for (k = 1; k < m->n_outputs; k++)
+			if (st->out[k] > st->out[best])
+				best = k;
+		PG_RETURN_FLOAT8((double) best);
+	}
+	PG_RETURN_FLOAT8(st->out[0]);
+}
+
+static Datum
+OgPredictProba(FunctionCallInfo fcinfo, bool is_float4)
+{
+	const char *name;
+	const OgBlobHeader *m = OgPredictRow(fcinfo, is_float4, &name);
+	OgPredictState *st = (OgPredictState *) fcinfo->flinfo->fn_extra;
+	ArrayType  *result;
+
+	if (m->task == OG_TASK_REGRESSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is a regression model and has no class probabilities",
+						name),
+				 errhint("Use og_predict() for regression models.")));
+	if (m->task == OG_TASK_BINARY)
+	{
+		Datum		p[2];
+
+		p[0] = Float8GetDatum(1.0 - st->out[0]);
+		p[1] = Float8GetDatum(st->out[0]);
+		result = construct_array(p, 2, FLOAT8OID, sizeof(float8),
+								 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	}
+	else
+	{
+		Datum	   *p = palloc(sizeof(Datum) * m->n_outputs);
+		uint32		k;
+
+		for (k = 0; k < m->n_outputs; k++)
+			p[k] = Float8GetDatum(st->out[k]);
+		result = construct_array(p, m->n_outputs, FLOAT8OID, sizeof(float8),
+								 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	}
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+Datum
+og_predict(PG_FUNCTION_ARGS)
+{
+	return OgPredictScalar(fcinfo, false);
+}
+
+Datum
+og_predict_f4(PG_FUNCTION_ARGS)
+{
+	return OgPredictScalar(fcinfo, true);
+}
+
+Datum
+og_predict_proba(PG_FUNCTION_ARGS)
+{
+	return OgPredictProba(fcinfo, false);
+}
+
+Datum
+og_predict_proba_f4(PG_FUNCTION_ARGS)
+{
+	return OgPredictProba(fcinfo, true);
+}
