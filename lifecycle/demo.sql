@@ -1,0 +1,34 @@
+-- The demo: load the example churn model from models/ and score customers from data/.
+-- psql variables: models_dir, data_dir (absolute paths the server can read).
+\set ON_ERROR_STOP 1
+\pset footer off
+
+DROP TABLE IF EXISTS customers;
+CREATE TABLE customers (
+	id integer PRIMARY KEY,
+	tenure_months float8,
+	monthly_charges float8,
+	support_calls float8,
+	contract_years float8
+);
+SELECT :'data_dir' || '/raw/customers.csv' AS customers_csv \gset
+COPY customers FROM :'customers_csv' WITH (FORMAT csv, HEADER true);
+
+\echo
+\echo '== og_load_model: compile models/churn into shared memory'
+SELECT name, flavor, task, objective, n_features, bytes, left(sha256, 12) AS sha256
+  FROM og_load_model('churn', 'file://' || :'models_dir' || '/churn');
+
+\echo
+\echo '== og_predict: churn probability per customer'
+SELECT id, tenure_months, monthly_charges, support_calls, contract_years,
+       round(og_predict('churn', ARRAY[tenure_months, monthly_charges, support_calls, contract_years])::numeric, 4)
+         AS churn_probability
+  FROM customers
+ ORDER BY churn_probability DESC;
+
+\echo
+\echo '== og_model.models'
+\x on
+SELECT * FROM og_model.models;
+\x off

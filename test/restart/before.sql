@@ -1,0 +1,5 @@
+-- Before a restart: a model is loaded and scores.
+SELECT plan(2);
+SELECT lives_ok($$SELECT og_load_model('restart_m', og_test.fx('linear3'))$$, 'load before the restart');
+SELECT is(og_predict('restart_m', ARRAY[1, 2, 3]::float8[]), -1.75::float8, 'scores before the restart');
+SELECT * FROM finish();

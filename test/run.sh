@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+#
+# test/run.sh - run og_model's whole test suite against a private cluster.
+#
+# Expects og_model to be built and installed (./setup.sh test does both and
+# then runs this).  Phases, in order:
+#   setup        fresh cluster "test" on port 54329, database og_test with
+#                pgtap, dblink and og_model, og_test.* database settings, then
+#                test/setup.sql (shared helpers) when that file exists
+#   main         pg_prove on each test/sql/*.sql
+#   concurrency  test/concurrency.sh (model hot swap under pgbench load)
+#   restart      test/restart/before.sql, server restart, test/restart/after.sql
+#   smallmem     test/smallmem/*.sql with og_model.shared_memory_size = '2MB', max_models = 4
+#   nopreload    test/nopreload/*.sql with shared_preload_libraries = ''
+#   fuzz         test/fuzz/*.sql
+# Every pg_prove file and every server step counts as one check; a missing
+# phase directory or file is a failure.  The last line printed is
+#   og_model: N passed, M failed
+# and the exit status is 0 only when M is 0 and N is above 0.
+#
+# Environment: OG_TEST_TIMEOUT (seconds per pg_prove file, default 900),
+# OG_PROVE_VERBOSE=1 (print every TAP line).
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+# shellcheck source=test/lib/cluster.sh
+source "$ROOT/test/lib/cluster.sh"
+
+CLUSTER="test"
+PORT=54329
+DB=og_test
+TEST_TIMEOUT="${OG_TEST_TIMEOUT:-900}"
+PASSED=0
+FAILED=0
+FAILURES=()
+PROVE_OPTS=(--norc --nocolor --failures --timer)
+if [[ "${OG_PROVE_VERBOSE:-0}" == 1 ]]; then
+    PROVE_OPTS+=(--verbose)
+fi
+
+# --------------------------------------------------------------- counting --
+
+pass() {
+    PASSED=$((PASSED + 1))
+    printf 'PASS: %s\n' "$1"
+}
+
+fail() {
+    FAILED=$((FAILED + 1))
+    FAILURES+=("$1")
+    printf 'FAIL: %s\n' "$1"
+}
+
+# check LABEL CMD [ARGS...]: one check that passes when CMD succeeds.
+check() {
+    local label=$1
+    shift
+    if "$@"; then pass "$label"; else fail "$label"; fi
+}
+
+phase() { printf '\n===== phase: %s =====\n' "$1"; }
+
+rel() { printf '%s\n' "${1#"$ROOT"/}"; }
+
+# ---------------------------------------------------------------- helpers --
+
+require_tools() {
+    local tool missing=0
+    for tool in "$OG_PG_BIN/initdb" "$OG_PG_BIN/pg_ctl" "$OG_PG_BIN/psql" "$OG_PG_BIN/pgbench"; do
+        if [[ ! -x "$tool" ]]; then
+            og_err "missing $tool (install postgresql-15, or run ./setup.sh test)"
+            missing=1
+        fi
+    done
+    for tool in pg_prove timeout; do
+        if ! command -v "$tool" >/dev/null 2>&1; then
+            og_err "missing command $tool (run ./setup.sh test to install dependencies)"
+            missing=1
+        fi
+    done
+    return "$missing"
+}
+
+# prove_file LABEL FILE: run pg_prove on one file; one check.
+prove_file() {
+    local label=$1 file=$2
+    printf -- '--- [%s] %s\n' "$label" "$(rel "$file")"
+    if og_run timeout --kill-after=30 "$TEST_TIMEOUT" \
+        pg_prove --psql-bin "$OG_PG_BIN/psql" -d "$DB" "${PROVE_OPTS[@]}" "$file"; then
+        pass "$label: $(rel "$file")"
+    else
+        fail "$label: $(rel "$file")"
+    fi
+}
+
+# sql_files DIR: print DIR/*.sql sorted bytewise, one per line.
+sql_files() {
+    [[ -d "$1" ]] || return 0
+    find "$1" -maxdepth 1 -type f -name '*.sql' | LC_ALL=C sort
+}
+
+# prove_dir LABEL DIR: pg_prove every DIR/*.sql; no files is a failure.
+prove_dir() {
+    local label=$1 dir=$2 files file
+    mapfile -t files < <(sql_files "$dir")
+    if ((${#files[@]} == 0)); then
+        fail "$label: no test files in $(rel "$dir")/"
+        return 0
+    fi
+    for file in "${files[@]}"; do
+        prove_file "$label" "$file"
+    done
+}
+
+# has_sql_files DIR: succeed when DIR has *.sql files; else record a failure.
+has_sql_files() {
+    local label=$1 dir=$2 files
+    mapfile -t files < <(sql_files "$dir")
+    if ((${#files[@]} == 0)); then
+        fail "$label: no test files in $(rel "$dir")/"
+        return 1
+    fi
+}
+
+# ensure_up LABEL: the server must be up before a phase; a server that died
+# in the previous phase is a failure, and we try to bring it back.
+ensure_up() {
+    cluster_is_running "$CLUSTER" && return 0
+    fail "$1: server was not running at the start of the phase"
+    cluster_start "$CLUSTER" || true
+}
+
+# ------------------------------------------------------------------ steps --
+
+setup_cluster() {
+    local rundir sock
+    rundir="$(cluster_rundir "$CLUSTER")" || return 1
+    cluster_init "$CLUSTER" "$PORT" || return 1
+    stage_fixtures "$CLUSTER" || return 1
+    cluster_start "$CLUSTER" || return 1
+    cluster_env "$CLUSTER" || return 1
+    sock="$(cluster_sockdir "$CLUSTER")" || return 1
+    cluster_psql "$CLUSTER" -d postgres -c "CREATE DATABASE $DB" || return 1
+    cluster_psql "$CLUSTER" -d "$DB" \
+        -v fixtures="$rundir/fixtures" -v scratch="$rundir/scratch" \
+        -v port="$PORT" -v host="$sock" <<'SQL' || return 1
+CREATE EXTENSION pgtap;
+CREATE EXTENSION dblink;
+CREATE EXTENSION og_model;
+ALTER DATABASE og_test SET og_test.fixtures = :'fixtures';
+ALTER DATABASE og_test SET og_test.scratch = :'scratch';
+ALTER DATABASE og_test SET og_test.port = :'port';
+ALTER DATABASE og_test SET og_test.host = :'host';
+SQL
+    # Helpers shared by the pgTAP files (og_test schema), in a new session so
+    # that the og_test.* settings above are in force.
+    if [[ -f "$ROOT/test/setup.sql" ]]; then
+        cluster_psql "$CLUSTER" -d "$DB" -f "$ROOT/test/setup.sql" || return 1
+    fi
+}
+
+# shellcheck disable=SC2317  # invoked indirectly, through check
+set_and_restart() {
+    cluster_set "$CLUSTER" "$1" "$2" && cluster_restart "$CLUSTER"
+}
+
+# with_setting LABEL KEY VALUE: set KEY and restart; one check.
+with_setting() {
+    check "$1: restart with $2 = '$3'" set_and_restart "$2" "$3"
+}
+
+phase_main() {
+    phase main
+    ensure_up main
+    prove_dir main "$ROOT/test/sql"
+}
+
+phase_concurrency() {
+    local script="$ROOT/test/concurrency.sh"
+    phase concurrency
+    ensure_up concurrency
+    if [[ ! -f "$script" ]]; then
+        fail "concurrency: missing $(rel "$script")"
+        return 0
+    fi
+    check "concurrency: $(rel "$script")" \
+        og_run timeout --kill-after=30 600 env OG_CLUSTER="$CLUSTER" OG_DB="$DB" bash "$script"
+}
+
+phase_restart() {
+    local before="$ROOT/test/restart/before.sql" after="$ROOT/test/restart/after.sql"
+    phase restart
+    ensure_up restart
+    if [[ -f "$before" ]]; then
+        prove_file restart "$before"
+    else
+        fail "restart: missing $(rel "$before")"
+    fi
+    check "restart: server restart" cluster_restart "$CLUSTER"
+    if [[ -f "$after" ]]; then
+        prove_file restart "$after"
+    else
+        fail "restart: missing $(rel "$after")"
+    fi
+}
+
+phase_smallmem() {
+    local dir="$ROOT/test/smallmem"
+    phase smallmem
+    ensure_up smallmem
+    has_sql_files smallmem "$dir" || return 0
+    cluster_set "$CLUSTER" og_model.max_models 4
+    with_setting smallmem og_model.shared_memory_size 2MB
+    prove_dir smallmem "$dir"
+    cluster_unset "$CLUSTER" og_model.max_models
+    with_setting smallmem og_model.shared_memory_size 32MB
+}
+
+phase_nopreload() {
+    local dir="$ROOT/test/nopreload"
+    phase nopreload
+    ensure_up nopreload
+    has_sql_files nopreload "$dir" || return 0
+    with_setting nopreload shared_preload_libraries ''
+    prove_dir nopreload "$dir"
+    with_setting nopreload shared_preload_libraries og_model
+}
+
+phase_fuzz() {
+    phase fuzz
+    ensure_up fuzz
+    prove_dir fuzz "$ROOT/test/fuzz"
+}
+
+# The server log must not report a crashed backend or a PANIC.
+# shellcheck disable=SC2317  # invoked indirectly, through check
+server_log_clean() {
+    local log
+    log="$(cluster_log "$CLUSTER")" || return 1
+    [[ -f "$log" ]] || return 1
+    if grep -E 'terminated by signal|was terminated by exception|PANIC:' "$log"; then
+        return 1
+    fi
+}
+
+finish() {
+    local f
+    cluster_stop "$CLUSTER" || true
+    if ((FAILED > 0)); then
+        cluster_log_tail "$CLUSTER" 80 2>&1
+        printf '\nFailed checks:\n'
+        for f in "${FAILURES[@]}"; do
+            printf '  - %s\n' "$f"
+        done
+    fi
+    printf '\nog_model: %d passed, %d failed\n' "$PASSED" "$FAILED"
+    if ((FAILED == 0 && PASSED > 0)); then
+        exit 0
+    fi
+    exit 1
+}
+
+main() {
+    cd "$ROOT"
+    if ! require_tools; then
+        fail "setup: required tools are missing"
+        finish
+    fi
+    cluster_stop_on_exit "$CLUSTER"
+
+    phase setup
+    if setup_cluster; then
+        pass "setup: cluster '$CLUSTER', database $DB, extensions pgtap, dblink, og_model"
+    else
+        fail "setup: cluster '$CLUSTER', database $DB, extensions pgtap, dblink, og_model"
+        finish
+    fi
+
+    phase_main
+    phase_concurrency
+    phase_restart
+    phase_smallmem
+    phase_nopreload
+    phase_fuzz
+
+    phase "server log"
+    check "server log: no crashed backend or PANIC" server_log_clean
+    finish
+}
+
+main "$@"
