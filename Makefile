@@ -21,4 +21,4 @@ $(OBJS): $(HEADERS)
 
 .PHONY: bench
 bench:
-	./test/bench/bench.sh
+	./setup.sh bench

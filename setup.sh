@@ -50,6 +50,12 @@ Modes:
       54329.  Exits with the suite's status; its last line reads
       "og_model: N passed, M failed".
 
+  bench
+      Install missing Debian packages, build and install og_model, then run
+      test/bench/bench.sh (what `make bench` runs): 1M rows of float8[32]
+      scored by a linear model on a private cluster on port 54330, timed
+      against the scan floor, a no-op C function and plain SQL.  Not a test.
+
   -h, --help
       Show this help.
 
@@ -206,6 +212,15 @@ run_tests() {
     exec bash "$ROOT/test/run.sh"
 }
 
+# ------------------------------------------------------------------ bench --
+
+run_bench() {
+    ensure_deps
+    build_install
+    info "Running test/bench/bench.sh"
+    exec bash "$ROOT/test/bench/bench.sh"
+}
+
 # ------------------------------------------------------------------- main --
 
 main() {
@@ -228,6 +243,11 @@ main() {
             shift
             (($# == 0)) || usage_error "test takes no options (got: $*)"
             run_tests
+            ;;
+        bench)
+            shift
+            (($# == 0)) || usage_error "bench takes no options (got: $*)"
+            run_bench
             ;;
         -h | --help | help)
             usage

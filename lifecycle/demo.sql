@@ -2,6 +2,7 @@
 -- psql variables: models_dir, data_dir (absolute paths the server can read).
 \set ON_ERROR_STOP 1
 \pset footer off
+SET client_min_messages = warning;
 
 DROP TABLE IF EXISTS customers;
 CREATE TABLE customers (

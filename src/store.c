@@ -688,10 +688,14 @@ OgStoreGetUsage(OgStoreUsage *usage)
 {
 	int			i;
 
+	bool		reclaim;
+
 	OgStoreAttach();
 	memset(usage, 0, sizeof(*usage));
-	LWLockAcquire(OgControl->lock, LW_EXCLUSIVE);
-	OgStoreReclaim();
+	reclaim = pg_atomic_read_u32(&OgControl->retired_hint) > 0;
+	LWLockAcquire(OgControl->lock, reclaim ? LW_EXCLUSIVE : LW_SHARED);
+	if (reclaim)
+		OgStoreReclaim();
 	usage->area_bytes = OgControl->area_bytes;
 	usage->used_bytes = OgControl->used_bytes;
 	usage->max_models = OgControl->max_models;
