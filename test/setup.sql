@@ -71,3 +71,17 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA og_test TO PUBLIC;
+
+-- write a linear model of n equal weights into scratch/dir; returns its file:// reference
+CREATE OR REPLACE FUNCTION og_test.write_linear(dir text, n int, weight float8, intercept float8)
+RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM og_test.mkdir(og_test.scratch(dir));
+	PERFORM og_test.write_file(og_test.scratch(dir || '/MLmodel'),
+		convert_to(E'flavors:\n  og_model:\n    data: model.json\n', 'UTF8'));
+	PERFORM og_test.write_file(og_test.scratch(dir || '/model.json'),
+		convert_to(json_build_object('kind', 'linear', 'intercept', intercept,
+			'weights', (SELECT json_agg(weight) FROM generate_series(1, n)))::text, 'UTF8'));
+	RETURN 'file://' || og_test.scratch(dir);
+END
+$$;

@@ -6,12 +6,7 @@ SELECT is(current_setting('og_model.shared_memory_size'), '2MB', 'the store has 
 SELECT is(current_setting('og_model.max_models'), '4', 'at most 4 models');
 
 -- a model of 150,000 features compiles to about 1.2MB: one fits, two do not
-SELECT og_test.mkdir(og_test.scratch('big'));
-SELECT og_test.write_file(og_test.scratch('big/MLmodel'),
-	convert_to(E'flavors:\n  og_model:\n    data: model.json\n', 'UTF8'));
-SELECT og_test.write_file(og_test.scratch('big/model.json'),
-	convert_to(json_build_object('kind', 'linear', 'intercept', 0.5,
-		'weights', (SELECT json_agg(0.25) FROM generate_series(1, 150000)))::text, 'UTF8'));
+SELECT og_test.write_linear('big', 150000, 0.25, 0.5);
 CREATE TEMP TABLE big_row AS SELECT array_fill(2::float8, ARRAY[150000]) AS f;
 
 SELECT lives_ok(format($$SELECT og_load_model('big1', %L)$$, 'file://' || og_test.scratch('big')),

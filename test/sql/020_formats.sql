@@ -85,12 +85,7 @@ SELECT og_test.mkdir(og_test.scratch('t020_dir/MLmodel'));
 SELECT is(og_test.err(format('SELECT og_load_model(%L, %L)', 'm', 'file://' || og_test.scratch('t020_dir'))),
 	'42809 | could not read "' || og_test.scratch('t020_dir/MLmodel') || '" for model "m": not a regular file |  | ',
 	'a directory named MLmodel is refused');
-SELECT og_test.mkdir(og_test.scratch('t020_big'));
-SELECT og_test.write_file(og_test.scratch('t020_big/MLmodel'),
-	convert_to(E'flavors:\n  og_model:\n    data: model.json\n', 'UTF8'));
-SELECT og_test.write_file(og_test.scratch('t020_big/model.json'),
-	convert_to(json_build_object('kind', 'linear', 'intercept', 0,
-		'weights', (SELECT json_agg(0.125) FROM generate_series(1, 400)))::text, 'UTF8'));
+SELECT og_test.write_linear('t020_big', 400, 0.125, 0);
 SET og_model.max_artifact_bytes = 1024;
 SELECT is(og_test.err(format('SELECT og_load_model(%L, %L)', 'm', 'file://' || og_test.scratch('t020_big'))),
 	'54000 | file "' || og_test.scratch('t020_big/model.json') || '" of model "m" is too large | The file has '

@@ -67,13 +67,7 @@ SELECT is(
 	0, 'rows read from a table (short varlena headers) score exactly');
 SELECT ok((SELECT pg_column_size(f) < 64 FROM t030_rows LIMIT 1), 'stored arrays are short varlenas');
 
-SELECT og_test.mkdir(og_test.scratch('t030_wide'));
-SELECT og_test.write_file(og_test.scratch('t030_wide/MLmodel'),
-	convert_to(E'flavors:\n  og_model:\n    data: model.json\n', 'UTF8'));
-SELECT og_test.write_file(og_test.scratch('t030_wide/model.json'),
-	convert_to(json_build_object('kind', 'linear', 'intercept', 1,
-		'weights', (SELECT json_agg(0.5) FROM generate_series(1, 5000)))::text, 'UTF8'));
-SELECT lives_ok(format($$SELECT og_load_model('t030_wide', %L)$$, 'file://' || og_test.scratch('t030_wide')),
+SELECT lives_ok(format($$SELECT og_load_model('t030_wide', %L)$$, og_test.write_linear('t030_wide', 5000, 0.5, 1)),
 	'load a 5000-feature model');
 CREATE TEMP TABLE t030_wide_rows (f float8[]);
 ALTER TABLE t030_wide_rows ALTER COLUMN f SET STORAGE EXTERNAL;
