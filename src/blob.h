@@ -33,13 +33,14 @@
 #define OG_BLOB_H
 
 #include "lib/stringinfo.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #define OG_BLOB_MAGIC			0x314D474F	/* "OGM1" little-endian */
 #define OG_BLOB_LAYOUT			1
 #define OG_MAX_FEATURES			(1 << 20)
 #define OG_MAX_OUTPUTS			4096
-#define OG_MAX_BLOB_BYTES		((Size) 0x7FFFFFFF)
+#define OG_MAX_BLOB_BYTES		((Size) MaxAllocSize)
 
 typedef uint32 OgOffset;		/* 0 means "absent" */
 

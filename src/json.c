@@ -7,13 +7,43 @@
  * checked after parsing; it also stops at the end of the first value, so
  * trailing text is rejected here.
  *
+ * cJSON allocates through hooks set once per process: palloc in the current
+ * memory context, failing softly (NULL) so that cJSON reports it.  Its trees,
+ * which take many times the size of the text, are thus accounted to and
+ * bounded by PostgreSQL's memory contexts and freed with them, even when an
+ * ERROR interrupts the code that holds them.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "utils/memutils.h"
+
 #include "json.h"
+
+static void *
+OgJsonAlloc(size_t size)
+{
+	return MemoryContextAllocExtended(CurrentMemoryContext, Max(size, 1),
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void
+OgJsonFree(void *ptr)
+{
+	if (ptr)
+		pfree(ptr);
+}
+
+void
+OgJsonInit(void)
+{
+	cJSON_Hooks hooks = {OgJsonAlloc, OgJsonFree};
+
+	cJSON_InitHooks(&hooks);
+}
 
 /* 1-based line and column of a byte offset. */
 static void

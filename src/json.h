@@ -3,8 +3,9 @@
  * json.h
  *	  cJSON helpers: strict parsing and checked reads with clear errors.
  *
- * cJSON allocates with malloc: every caller deletes the tree it parsed in
- * PG_FINALLY, since the checked readers raise errors.
+ * cJSON allocates with palloc in the current memory context (OgJsonInit);
+ * callers still delete the trees they parse, in PG_FINALLY where the checked
+ * readers may raise errors.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+extern void OgJsonInit(void);
 extern cJSON *OgJsonParse(const char *model, const char *what,
 						  const char *buf, Size len);
 extern const cJSON *OgJsonRequire(const cJSON *obj, const char *key,

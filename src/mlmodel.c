@@ -268,11 +268,19 @@ OgSignatureParse(OgMLmodel *out, const char *json)
 		{
 			const cJSON *spec = OgJsonRequire(item, "tensor-spec", out->model, what);
 			const cJSON *shape = OgJsonRequire(spec, "shape", out->model, what);
+			const char *dtype = OgJsonString(OgJsonRequire(spec, "dtype", out->model, what),
+											 out->model, what, "dtype");
 			const cJSON *dim;
 			int			ndim = OgJsonArraySize(shape, out->model, what, "shape", 8);
 			double		count = 1;
 			int			d = 0;
 
+			if (strncmp(dtype, "float", 5) != 0 && strncmp(dtype, "int", 3) != 0 &&
+				strncmp(dtype, "uint", 4) != 0 && strcmp(dtype, "bool") != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("tensor input of model \"%s\" has dtype %s", out->model, dtype),
+						 errdetail("og_model scores numeric tensors: float, int, uint or bool.")));
 			cJSON_ArrayForEach(dim, shape)
 			{
 				double		v = OgJsonNumber(dim, out->model, what, "shape");

@@ -13,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "json.h"
 #include "load.h"
 #include "store.h"
 
@@ -23,6 +24,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	OgJsonInit();
 	OgStoreInit();
 	OgLoadInit();
 	MarkGUCPrefixReserved("og_model");

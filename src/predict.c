@@ -118,7 +118,17 @@ OgReadFeatures(FunctionCallInfo fcinfo, const char *model_name,
 	x->is_float4 = is_float4;
 	if (dataoffset != 0)
 	{
-		x->nulls = (const bits8 *) (base + sizeof(ArrayType) + 2 * sizeof(int) * ndim);
+		const bits8 *bitmap = (const bits8 *) (base + sizeof(ArrayType) + 2 * sizeof(int) * ndim);
+		int			i;
+
+		/* a bitmap may remain after its NULLs are gone (slices, updates) */
+		x->nulls = NULL;
+		for (i = 0; i < n; i++)
+			if ((bitmap[i / 8] & (1 << (i % 8))) == 0)
+			{
+				x->nulls = bitmap;
+				break;
+			}
 		x->data = base + dataoffset;
 	}
 	else

@@ -9,7 +9,7 @@
  *	  OgStoreControl			counters, the lock, sizes
  *	  OgSlot[max_models]		the directory: name -> published blob
  *	  OgRetired[max_retired]	replaced or unloaded blobs not yet freed
- *	  OgPinSet[procs]			per-process pins, indexed by pgprocno
+ *	  pins[procs][pins_per_proc]	per-process pins, indexed by pgprocno
  *	  a DSA area				og_model.shared_memory_size bytes for blobs
  *
  * The DSA area lives in place in main shared memory with its size limit set
@@ -30,12 +30,15 @@
  * lookup.  Generations are unique and never reused, so a slot emptied and
  * reused for another model is noticed too.
  *
- * Pins: each process owns OG_PINS_PER_PROC entries of its OgPinSet, holding
+ * Pins: each process owns pins_per_proc (max_models + 8) entries, holding
  * the generations it is reading.  It sets an entry only while holding the
  * lock in LW_SHARED mode (so a reclaimer, holding LW_EXCLUSIVE, sees every
  * pin taken on a blob it could still find), and clears entries without the
- * lock.  A reclaimer frees a retired blob only when no entry anywhere holds
+ * lock, after a memory barrier (no read of the blob may move past the
+ * clear).  A reclaimer frees a retired blob only when no entry anywhere holds
  * its generation; reading a stale non-zero entry only delays the free.
+ * Every clear bumps pin_releases, so scorers retry a reclaim only when some
+ * pin went away since the last one, and never wait for the lock to do it.
  *
  * Pins are released when the query's memory context goes away (memory
  * context callback on the fn_extra handle), at the end of every transaction
@@ -63,7 +66,6 @@
 
 #include "store.h"
 
-#define OG_PINS_PER_PROC	16
 
 typedef struct OgSlot
 {
@@ -80,10 +82,6 @@ typedef struct OgRetired
 	Size		size;
 } OgRetired;
 
-typedef struct OgPinSet
-{
-	pg_atomic_uint64 gen[OG_PINS_PER_PROC];
-} OgPinSet;
 
 typedef struct OgStoreControl
 {
@@ -92,10 +90,13 @@ typedef struct OgStoreControl
 	int			max_models;
 	int			max_retired;
 	int			n_pin_sets;
+	int			pins_per_proc;
 	Size		area_bytes;
 	Size		used_bytes;		/* published + retired blobs */
 	int			n_retired;
 	pg_atomic_uint32 retired_hint;	/* n_retired, for lock-free checks */
+	pg_atomic_uint64 pin_releases;	/* pins cleared so far */
+	uint64		reclaimed_at;	/* pin_releases seen by the last reclaim */
 	uint64		next_generation;
 } OgStoreControl;
 
@@ -107,14 +108,15 @@ static int	og_max_models = 64;
 static OgStoreControl *OgControl = NULL;
 static OgSlot *OgSlots;
 static OgRetired *OgRetiredList;
-static OgPinSet *OgPins;
+static pg_atomic_uint64 *OgPins;	/* [n_pin_sets][pins_per_proc] */
 static void *OgAreaPlace;
 
 /* This process */
 static dsa_area *OgArea = NULL;
-static OgPinSet *MyPins = NULL;
-static uint64 LocalPinGen[OG_PINS_PER_PROC];
-static uint32 LocalPinCount[OG_PINS_PER_PROC];
+static pg_atomic_uint64 *MyPins = NULL;	/* this process's row of OgPins */
+static int	MyPinCount = 0;
+static uint64 *LocalPinGen = NULL;
+static uint32 *LocalPinCount = NULL;
 uint64		OgPinEpoch = 1;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -124,6 +126,18 @@ static int
 OgPinSetCount(void)
 {
 	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
+}
+
+static int
+OgPinsPerProc(void)
+{
+	return og_max_models + 8;
+}
+
+static Size
+OgPinBytes(void)
+{
+	return mul_size(mul_size(OgPinSetCount(), OgPinsPerProc()), sizeof(pg_atomic_uint64));
 }
 
 static int
@@ -139,7 +153,7 @@ OgControlBytes(void)
 
 	size = add_size(size, MAXALIGN(mul_size(og_max_models, sizeof(OgSlot))));
 	size = add_size(size, MAXALIGN(mul_size(OgMaxRetired(), sizeof(OgRetired))));
-	size = add_size(size, MAXALIGN(mul_size(OgPinSetCount(), sizeof(OgPinSet))));
+	size = add_size(size, MAXALIGN(OgPinBytes()));
 	return size;
 }
 
@@ -181,8 +195,8 @@ og_shmem_startup(void)
 	base += MAXALIGN(mul_size(og_max_models, sizeof(OgSlot)));
 	OgRetiredList = (OgRetired *) base;
 	base += MAXALIGN(mul_size(OgMaxRetired(), sizeof(OgRetired)));
-	OgPins = (OgPinSet *) base;
-	base += MAXALIGN(mul_size(OgPinSetCount(), sizeof(OgPinSet)));
+	OgPins = (pg_atomic_uint64 *) base;
+	base += MAXALIGN(OgPinBytes());
 	OgAreaPlace = base;
 
 	if (!found)
@@ -196,10 +210,13 @@ og_shmem_startup(void)
 		OgControl->max_models = og_max_models;
 		OgControl->max_retired = OgMaxRetired();
 		OgControl->n_pin_sets = OgPinSetCount();
+		OgControl->pins_per_proc = OgPinsPerProc();
 		OgControl->area_bytes = OgAreaBytes();
 		OgControl->used_bytes = 0;
 		OgControl->n_retired = 0;
 		pg_atomic_init_u32(&OgControl->retired_hint, 0);
+		pg_atomic_init_u64(&OgControl->pin_releases, 0);
+		OgControl->reclaimed_at = 0;
 		OgControl->next_generation = 1;
 		for (i = 0; i < og_max_models; i++)
 		{
@@ -209,8 +226,8 @@ og_shmem_startup(void)
 			OgSlots[i].size = 0;
 		}
 		for (i = 0; i < OgControl->n_pin_sets; i++)
-			for (j = 0; j < OG_PINS_PER_PROC; j++)
-				pg_atomic_init_u64(&OgPins[i].gen[j], 0);
+			for (j = 0; j < OgControl->pins_per_proc; j++)
+				pg_atomic_init_u64(&OgPins[i * OgControl->pins_per_proc + j], 0);
 
 		area = dsa_create_in_place(OgAreaPlace, OgControl->area_bytes,
 								   OgControl->dsa_tranche, NULL);
@@ -257,14 +274,22 @@ static void
 OgUnpinAll(void)
 {
 	int			j;
+	bool		released = false;
 
-	for (j = 0; j < OG_PINS_PER_PROC; j++)
+	for (j = 0; j < MyPinCount; j++)
 	{
-		if (LocalPinGen[j] != 0 && MyPins)
-			pg_atomic_write_u64(&MyPins->gen[j], 0);
+		if (LocalPinGen[j] != 0)
+		{
+			if (!released)
+				pg_memory_barrier();
+			pg_atomic_write_u64(&MyPins[j], 0);
+			released = true;
+		}
 		LocalPinGen[j] = 0;
 		LocalPinCount[j] = 0;
 	}
+	if (released)
+		pg_atomic_fetch_add_u64(&OgControl->pin_releases, 1);
 	OgPinEpoch++;
 }
 
@@ -275,7 +300,7 @@ OgPin(uint64 gen)
 	int			j,
 				free_j = -1;
 
-	for (j = 0; j < OG_PINS_PER_PROC; j++)
+	for (j = 0; j < MyPinCount; j++)
 	{
 		if (LocalPinGen[j] == gen)
 		{
@@ -290,10 +315,10 @@ OgPin(uint64 gen)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many model versions in use in one session"),
 				 errdetail("A process can read at most %d model versions at once.",
-						   OG_PINS_PER_PROC)));
+						   MyPinCount)));
 	LocalPinGen[free_j] = gen;
 	LocalPinCount[free_j] = 1;
-	pg_atomic_write_u64(&MyPins->gen[free_j], gen);
+	pg_atomic_write_u64(&MyPins[free_j], gen);
 }
 
 static void
@@ -301,14 +326,16 @@ OgUnpin(uint64 gen)
 {
 	int			j;
 
-	for (j = 0; j < OG_PINS_PER_PROC; j++)
+	for (j = 0; j < MyPinCount; j++)
 	{
 		if (LocalPinGen[j] == gen)
 		{
 			if (--LocalPinCount[j] == 0)
 			{
 				LocalPinGen[j] = 0;
-				pg_atomic_write_u64(&MyPins->gen[j], 0);
+				pg_memory_barrier();
+				pg_atomic_write_u64(&MyPins[j], 0);
+				pg_atomic_fetch_add_u64(&OgControl->pin_releases, 1);
 			}
 			return;
 		}
@@ -362,9 +389,12 @@ OgStoreAttach(void)
 		MyProc->pgprocno >= OgControl->n_pin_sets)
 		elog(ERROR, "og_model: process has no usable PGPROC slot");
 
-	MyPins = &OgPins[MyProc->pgprocno];
-	for (j = 0; j < OG_PINS_PER_PROC; j++)
-		pg_atomic_write_u64(&MyPins->gen[j], 0);
+	MyPinCount = OgControl->pins_per_proc;
+	MyPins = &OgPins[(Size) MyProc->pgprocno * MyPinCount];
+	for (j = 0; j < MyPinCount; j++)
+		pg_atomic_write_u64(&MyPins[j], 0);
+	LocalPinGen = MemoryContextAllocZero(TopMemoryContext, sizeof(uint64) * MyPinCount);
+	LocalPinCount = MemoryContextAllocZero(TopMemoryContext, sizeof(uint32) * MyPinCount);
 
 	LWLockRegisterTranche(OgControl->dsa_tranche, "og_model_dsa");
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
@@ -380,13 +410,12 @@ OgStoreAttach(void)
 static bool
 OgGenerationPinned(uint64 gen)
 {
-	int			i,
-				j;
+	Size		n = (Size) OgControl->n_pin_sets * OgControl->pins_per_proc;
+	Size		i;
 
-	for (i = 0; i < OgControl->n_pin_sets; i++)
-		for (j = 0; j < OG_PINS_PER_PROC; j++)
-			if (pg_atomic_read_u64(&OgPins[i].gen[j]) == gen)
-				return true;
+	for (i = 0; i < n; i++)
+		if (pg_atomic_read_u64(&OgPins[i]) == gen)
+			return true;
 	return false;
 }
 
@@ -395,6 +424,8 @@ static void
 OgStoreReclaim(void)
 {
 	int			i = 0;
+
+	OgControl->reclaimed_at = pg_atomic_read_u64(&OgControl->pin_releases);
 
 	while (i < OgControl->n_retired)
 	{
@@ -500,9 +531,15 @@ OgStoreLookup(OgModelHandle *h, const char *name, int name_len)
 	h->name[name_len] = '\0';
 	h->name_len = name_len;
 
-	if (pg_atomic_read_u32(&OgControl->retired_hint) > 0)
+	/*
+	 * Free replaced versions if a pin went away since the last try; never
+	 * wait for the lock to do so.  (reclaimed_at is read without the lock:
+	 * a stale value only costs or saves one try.)
+	 */
+	if (pg_atomic_read_u32(&OgControl->retired_hint) > 0 &&
+		pg_atomic_read_u64(&OgControl->pin_releases) != OgControl->reclaimed_at &&
+		LWLockConditionalAcquire(OgControl->lock, LW_EXCLUSIVE))
 	{
-		LWLockAcquire(OgControl->lock, LW_EXCLUSIVE);
 		OgStoreReclaim();
 		LWLockRelease(OgControl->lock);
 	}

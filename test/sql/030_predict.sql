@@ -1,6 +1,6 @@
 -- og_predict / og_predict_proba: values, input checks, arrays in every storage form, parallel scans.
 BEGIN;
-SELECT plan(33);
+SELECT plan(37);
 
 SELECT lives_ok($$SELECT og_load_model('t030_lin', og_test.fx('linear3'))$$, 'load linear3');
 SELECT lives_ok($$SELECT og_load_model('t030_log', og_test.fx('logistic3'))$$, 'load logistic3');
@@ -25,6 +25,32 @@ SELECT is(array_length(og_predict_proba('t030_log', ARRAY[1, 2, 3]::real[]), 1),
 	'og_predict_proba accepts real[]');
 SELECT is(og_predict('t030_lin', '[5:7]={1,2,3}'::float8[]), -1.75::float8,
 	'the lower bound of the array does not matter');
+
+-- a null bitmap can outlive its NULLs (slices, element updates): no NULL, no error
+SELECT is(og_predict('t030_lin', (ARRAY[NULL, 1, 2, 3]::float8[])[2:4]), -1.75::float8,
+	'a slice keeping a null bitmap but no NULL scores');
+SELECT is(
+	(WITH a AS (SELECT ARRAY[1, NULL, 3]::float8[] AS f), b AS (SELECT f[:1] || 2::float8 || f[3:] AS f FROM a)
+	 SELECT og_predict('t030_lin', f) FROM b),
+	-1.75::float8, 'an array whose NULL was replaced scores');
+
+-- one query may read many models at once
+SELECT is(
+	(SELECT count(*)::int FROM (SELECT og_load_model('t030_many_' || i, og_test.fx('linear3'))
+	                              FROM generate_series(1, 20) i) s),
+	20, 'load 20 models');
+SELECT is(og_test.err($q$DO $d$
+DECLARE
+	q text := 'SELECT ' || (SELECT string_agg(format('og_predict(%L, ARRAY[1, 2, 3]::float8[])', 't030_many_' || i), ' + ')
+	                          FROM generate_series(1, 20) i);
+	v float8;
+BEGIN
+	EXECUTE q INTO v;
+	IF v <> -35 THEN
+		RAISE 'got %', v;
+	END IF;
+END
+$d$$q$), 'ok', 'one query scores with 20 models');
 
 -- input checks
 SELECT throws_ok($$SELECT og_predict('t030_lin', ARRAY[1, 2]::float8[])$$,
