@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 #
-# setup.sh - install what og_model needs, build and install it, then run the
+# setup.sh - install what og_model needs (Debian packages, and the Python
+# packages of requirements.txt in .venv/), build and install it, then run the
 # demo or the test suite against a private PostgreSQL 15 cluster.
 # Run ./setup.sh --help for the modes.
 
 set -euo pipefail
 
+# MLflow servers and clients started from here send no usage telemetry.
+export MLFLOW_DISABLE_TELEMETRY=true
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source=test/lib/cluster.sh
-source "$ROOT/test/lib/cluster.sh"
+# shellcheck source=test/lib/mlflow.sh
+source "$ROOT/test/lib/mlflow.sh"
 
 PG_CONFIG="$OG_PG_BIN/pg_config"
 DEMO_CLUSTER="demo"
 DEMO_PORT=54320
 DEMO_DB="og_demo"
+DEMO_MLFLOW="demo"
+DEMO_MLFLOW_PORT=5050
+# The virtual environment is OG_VENV (test/lib/mlflow.sh): .venv in the checkout.
+SYSTEM_PYTHON=/usr/bin/python3
+REQUIREMENTS="$ROOT/requirements.txt"
 CREATECLUSTER_CONF=/etc/postgresql-common/createcluster.conf
 DEB_PACKAGES=(
     build-essential
@@ -26,6 +35,9 @@ DEB_PACKAGES=(
     postgresql-15-pgtap
     libtap-parser-sourcehandler-pgtap-perl
     perl
+    python3
+    python3-venv
+    openssl
 )
 
 usage() {
@@ -34,27 +46,36 @@ Usage: ./setup.sh MODE [OPTIONS]
 
 Modes:
   demo [--keep-running]
-      Install missing Debian packages, build and install og_model, start a
-      private PostgreSQL 15 cluster on port 54320 (under .og/demo, or under
-      /tmp when the server user cannot read this checkout), create database
-      og_demo with the og_model extension and run lifecycle/demo.sql, which
-      loads the example model from models/ and prints predictions and
-      og_model.models.  The cluster is stopped afterwards, unless
-      --keep-running is given: then it stays up and the script prints how to
-      connect to it and how to stop it.  Each run starts from a fresh cluster.
+      Install missing Debian and Python packages, build and install
+      og_model, start a private PostgreSQL 15 cluster on port 54320 (under
+      .og/demo, or under /tmp when the server user cannot read this
+      checkout) and a private MLflow tracking server on 127.0.0.1:5050
+      (state under .og/mlflow-demo, or the same /tmp directory).  Then
+      lifecycle/register_example.py logs models/churn to an MLflow run,
+      registers it as model "churn" and sets the alias "champion" on the new
+      version; database og_demo gets the og_model extension and
+      og_model.tracking_uri = 'http://127.0.0.1:5050', and
+      lifecycle/demo.sql loads the model with
+      og_load_model('churn', '@champion') and prints predictions and
+      og_model.models.  Both servers are stopped afterwards, unless
+      --keep-running is given: then both stay up and the script prints how
+      to connect to them and how to stop them.  Each run starts from a fresh
+      cluster and a fresh MLflow store.
 
   test
-      Install missing Debian packages, build and install og_model, then run
-      test/run.sh: the whole pgTAP suite (main, concurrency, restart,
-      smallmem, nopreload and fuzz phases) against a private cluster on port
-      54329.  Exits with the suite's status; its last line reads
+      Install missing Debian and Python packages, build and install
+      og_model, then run test/run.sh: the whole suite (main, mlflow,
+      concurrency, restart, smallmem, nopreload and fuzz phases; mlflow runs
+      the pytest suite in test/integration/) against a private cluster on
+      port 54329.  Exits with the suite's status; its last line reads
       "og_model: N passed, M failed".
 
   bench
-      Install missing Debian packages, build and install og_model, then run
-      test/bench/bench.sh (what `make bench` runs): 1M rows of float8[32]
-      scored by a linear model on a private cluster on port 54330, timed
-      against the scan floor, a no-op C function and plain SQL.  Not a test.
+      Install missing Debian and Python packages, build and install
+      og_model, then run test/bench/bench.sh (what `make bench` runs): 1M
+      rows of float8[32] scored by a linear model on a private cluster on
+      port 54330, timed against the scan floor, a no-op C function and plain
+      SQL.  Not a test.
 
   -h, --help
       Show this help.
@@ -64,6 +85,14 @@ when some are missing, so a second run skips that step.  Before postgresql-15
 is installed, Debian's default "main" cluster is disabled in
 /etc/postgresql-common/createcluster.conf.  The server runs as the OS user
 postgres when this script runs as root, else as the invoking user.
+
+The Python packages (MLflow for the demo's and the tests' tracking server and
+client, pytest and psycopg for test/integration/) are pinned in
+requirements.txt and installed into the virtual environment .venv/ in this
+checkout, created with /usr/bin/python3 -m venv when it is missing or broken.
+pip runs (with its default cache) only when requirements.txt has changed
+since the last successful install (its sha256 is kept in
+.venv/.requirements.sha256); delete .venv/ to start over.
 EOF
 }
 
@@ -139,6 +168,53 @@ ensure_deps() {
     [[ -x "$PG_CONFIG" ]] || die "$PG_CONFIG is still missing after installing packages"
 }
 
+# ------------------------------------------------------------------ venv --
+
+# venv_usable: .venv's python runs, is a virtual environment and has pip (a
+# venv whose python was replaced by a newer version fails the import).
+venv_usable() {
+    [[ -x "$OG_VENV/bin/python" ]] &&
+        "$OG_VENV/bin/python" -c 'import sys, pip; sys.exit(sys.prefix == sys.base_prefix)' >/dev/null 2>&1
+}
+
+# ensure_venv: create .venv when it is missing or broken, and install
+# requirements.txt into it when that file changed since the last install.
+ensure_venv() {
+    local stamp="$OG_VENV/.requirements.sha256" want have=""
+    [[ -f "$REQUIREMENTS" ]] || die "requirements.txt is missing from the checkout"
+    if ! venv_usable; then
+        [[ -x "$SYSTEM_PYTHON" ]] || die "$SYSTEM_PYTHON not found (Debian package python3)"
+        if [[ -e "$OG_VENV" || -L "$OG_VENV" ]]; then
+            # Only ever delete what is a virtual environment (or empty).
+            if [[ ! -f "$OG_VENV/pyvenv.cfg" ]] && ! rmdir -- "$OG_VENV" 2>/dev/null; then
+                die "$OG_VENV exists but is not a Python virtual environment; move it away"
+            fi
+            info "The virtual environment $OG_VENV does not work; creating it again"
+            rm -rf -- "$OG_VENV"
+        else
+            info "Creating the Python virtual environment $OG_VENV"
+        fi
+        if ! "$SYSTEM_PYTHON" -m venv "$OG_VENV"; then
+            rm -rf -- "$OG_VENV"
+            die "could not create $OG_VENV with $SYSTEM_PYTHON -m venv (Debian package python3-venv)"
+        fi
+    fi
+    want="$(sha256sum <"$REQUIREMENTS")"
+    want=${want%% *}
+    if [[ -f "$stamp" ]]; then
+        IFS= read -r have <"$stamp" || true
+    fi
+    if [[ "$have" == "$want" ]]; then
+        info "Python packages in $OG_VENV are up to date with requirements.txt"
+        return 0
+    fi
+    info "Installing the Python packages of requirements.txt into $OG_VENV (a few minutes the first time)"
+    rm -f -- "$stamp"
+    "$OG_VENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$REQUIREMENTS" ||
+        die "pip install -r requirements.txt failed (see above)"
+    printf '%s\n' "$want" >"$stamp"
+}
+
 # --------------------------------------------------------------- building --
 
 build_install() {
@@ -153,30 +229,38 @@ build_install() {
 # ------------------------------------------------------------------- demo --
 
 print_connect_help() {
-    local sock data user
+    local sock data user url pid
     sock="$(cluster_sockdir "$DEMO_CLUSTER")"
     data="$(cluster_datadir "$DEMO_CLUSTER")"
     user="$(og_server_user)"
+    url="$(mlflow_url "$DEMO_MLFLOW")"
+    IFS= read -r pid <"$(mlflow_rundir "$DEMO_MLFLOW")/pid"
     cat <<EOF
 
-The demo cluster keeps running.
+The demo cluster and the demo MLflow server keep running.
   Connect:  $OG_PG_BIN/psql -h '$sock' -p $DEMO_PORT -U postgres $DEMO_DB
+  MLflow:   $url (UI and REST API; the model is churn, alias @champion)
 EOF
     if og_is_root; then
-        printf "  Stop:     runuser -u %s -- %s/pg_ctl -D '%s' -m fast stop\n" "$user" "$OG_PG_BIN" "$data"
+        printf "  Stop PostgreSQL:  runuser -u %s -- %s/pg_ctl -D '%s' -m fast stop\n" "$user" "$OG_PG_BIN" "$data"
     else
-        printf "  Stop:     %s/pg_ctl -D '%s' -m fast stop\n" "$OG_PG_BIN" "$data"
+        printf "  Stop PostgreSQL:  %s/pg_ctl -D '%s' -m fast stop\n" "$OG_PG_BIN" "$data"
     fi
-    printf '  (running ./setup.sh demo again also replaces it with a fresh cluster)\n'
+    # The server leads its own process group (uvicorn and job runners too).
+    printf '  Stop MLflow:      kill -TERM -- -%s\n' "$pid"
+    printf '  (running ./setup.sh demo again also replaces both with fresh ones)\n'
 }
 
 run_demo() {
-    local keep_running=$1 fixtures
+    local keep_running=$1 fixtures url
     ensure_deps
+    ensure_venv
     build_install
     [[ -f "$ROOT/lifecycle/demo.sql" ]] || die "lifecycle/demo.sql is missing"
-    [[ -d "$ROOT/models" ]] || die "models/ is missing: the demo needs the example model"
+    [[ -f "$ROOT/lifecycle/register_example.py" ]] || die "lifecycle/register_example.py is missing"
+    [[ -f "$ROOT/models/churn/MLmodel" ]] || die "models/churn is missing: the demo needs the example model"
 
+    mlflow_stop_on_exit "$DEMO_MLFLOW"
     cluster_stop_on_exit "$DEMO_CLUSTER"
     og_on_failure cluster_log_tail "$DEMO_CLUSTER" 40
     cluster_init "$DEMO_CLUSTER" "$DEMO_PORT"
@@ -185,21 +269,33 @@ run_demo() {
     mkdir -p "$fixtures/data" && chmod 755 "$fixtures/data"
     cluster_start "$DEMO_CLUSTER"
 
-    info "Creating database $DEMO_DB with extension og_model"
+    mlflow_start "$DEMO_MLFLOW" "$DEMO_MLFLOW_PORT"
+    og_on_failure mlflow_log_tail "$DEMO_MLFLOW" 30
+    url="$(mlflow_url "$DEMO_MLFLOW")"
+
+    info "Registering models/churn in MLflow as churn@champion (lifecycle/register_example.py)"
+    "$OG_VENV/bin/python" "$ROOT/lifecycle/register_example.py" \
+        --tracking-uri "$url" --model-dir "$ROOT/models/churn"
+
+    info "Creating database $DEMO_DB with extension og_model, og_model.tracking_uri = '$url'"
     cluster_psql "$DEMO_CLUSTER" -d postgres -c "CREATE DATABASE $DEMO_DB"
     cluster_psql "$DEMO_CLUSTER" -d "$DEMO_DB" -c "CREATE EXTENSION og_model"
+    cluster_psql "$DEMO_CLUSTER" -d "$DEMO_DB" -v db="$DEMO_DB" -v url="$url" <<'SQL'
+ALTER DATABASE :"db" SET og_model.tracking_uri = :'url';
+SQL
 
     info "Running lifecycle/demo.sql"
-    cluster_psql "$DEMO_CLUSTER" -d "$DEMO_DB" \
-        -v models_dir="$fixtures/examples" -v data_dir="$fixtures/data" \
+    cluster_psql "$DEMO_CLUSTER" -d "$DEMO_DB" -v data_dir="$fixtures/data" \
         -f "$ROOT/lifecycle/demo.sql"
 
     if ((keep_running)); then
         cluster_keep_running "$DEMO_CLUSTER"
+        mlflow_keep_running "$DEMO_MLFLOW"
         print_connect_help
     else
         cluster_stop "$DEMO_CLUSTER"
-        info "Demo finished; the cluster is stopped (use --keep-running to keep it up)"
+        mlflow_stop "$DEMO_MLFLOW"
+        info "Demo finished; PostgreSQL and MLflow are stopped (use --keep-running to keep them up)"
     fi
 }
 
@@ -207,6 +303,7 @@ run_demo() {
 
 run_tests() {
     ensure_deps
+    ensure_venv
     build_install
     info "Running test/run.sh"
     exec bash "$ROOT/test/run.sh"
@@ -216,6 +313,7 @@ run_tests() {
 
 run_bench() {
     ensure_deps
+    ensure_venv
     build_install
     info "Running test/bench/bench.sh"
     exec bash "$ROOT/test/bench/bench.sh"

@@ -1,5 +1,9 @@
--- The demo: load the example churn model from models/ and score customers from data/.
--- psql variables: models_dir, data_dir (absolute paths the server can read).
+-- The demo: load the example churn model from the MLflow model registry and
+-- score customers from data/.
+-- Expects og_model.tracking_uri to name an MLflow tracking server in which the
+-- registered model "churn" has the alias "champion" (./setup.sh demo starts one
+-- and registers models/churn there with lifecycle/register_example.py).
+-- psql variable: data_dir (absolute path of data/ that the server can read).
 \set ON_ERROR_STOP 1
 \pset footer off
 SET client_min_messages = warning;
@@ -16,9 +20,10 @@ SELECT :'data_dir' || '/raw/customers.csv' AS customers_csv \gset
 COPY customers FROM :'customers_csv' WITH (FORMAT csv, HEADER true);
 
 \echo
-\echo '== og_load_model: compile models/churn into shared memory'
-SELECT name, flavor, task, objective, n_features, bytes, left(sha256, 12) AS sha256
-  FROM og_load_model('churn', 'file://' || :'models_dir' || '/churn');
+\echo '== og_load_model: fetch churn@champion from MLflow, compile it into shared memory'
+SELECT current_setting('og_model.tracking_uri') AS tracking_uri;
+SELECT name, version, flavor, task, objective, n_features, bytes, left(sha256, 12) AS sha256
+  FROM og_load_model('churn', '@champion');
 
 \echo
 \echo '== og_predict: churn probability per customer'

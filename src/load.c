@@ -31,8 +31,10 @@
 #include "utils/timestamp.h"
 
 #include "formats/formats.h"
+#include "http.h"
 #include "load.h"
 #include "mlmodel.h"
+#include "source.h"
 #include "store.h"
 
 PG_FUNCTION_INFO_V1(og_load_model);
@@ -42,16 +44,18 @@ PG_FUNCTION_INFO_V1(og_memory);
 
 #define OG_MODELS_COLS	17
 
-static int	og_max_artifact_bytes = 512 * 1024 * 1024;
+static int	og_max_artifact_bytes = 64 * 1024 * 1024;
 
 void
 OgLoadInit(void)
 {
+	OgHttpInit();
+	OgRegistryInit();
 	DefineCustomIntVariable("og_model.max_artifact_bytes",
 							"Largest model file og_load_model() reads.",
 							NULL,
 							&og_max_artifact_bytes,
-							512 * 1024 * 1024, 1024, INT_MAX,
+							64 * 1024 * 1024, 1024, INT_MAX,
 							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 }
@@ -89,7 +93,13 @@ OgReadFile(const char *model, const char *path, Size max,
 	char	   *buf;
 	Size		got = 0;
 
-	if (stat(path, &st) != 0)
+	/* O_NONBLOCK: a FIFO put in place of the file must not hang the backend */
+	fd = OpenTransientFile(path, O_RDONLY | O_NONBLOCK | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
+	if (fstat(fd, &st) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
@@ -106,11 +116,6 @@ OgReadFile(const char *model, const char *path, Size max,
 						   (long long) st.st_size, max),
 				 limit_name ? errhint("Raise %s to load larger models.", limit_name) : 0));
 
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
 	buf = palloc_extended((Size) st.st_size + 1, MCXT_ALLOC_HUGE);
 	for (;;)
 	{
@@ -121,13 +126,10 @@ OgReadFile(const char *model, const char *path, Size max,
 		{
 			char		extra;
 
-			/* the file grew since stat(): refuse rather than truncate */
+			/* the file grew since fstat(): refuse rather than truncate */
 			r = read(fd, &extra, 1);
 			if (r > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_OBJECT_IN_USE),
-						 errmsg("file \"%s\" of model \"%s\" changed while it was read",
-								path, model)));
+				got++;
 			break;
 		}
 		r = read(fd, buf + got, (Size) st.st_size - got);
@@ -144,6 +146,11 @@ OgReadFile(const char *model, const char *path, Size max,
 		got += r;
 	}
 	CloseTransientFile(fd);
+	if (got != (Size) st.st_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("file \"%s\" of model \"%s\" changed while it was read",
+						path, model)));
 	buf[got] = '\0';
 	*len = got;
 	return buf;
@@ -303,77 +310,84 @@ OgChooseFlavor(const OgMLmodel *mlm, const OgYamlNode **conf)
 	return NULL;				/* keep compiler quiet */
 }
 
+/* OgSourceRead for file:// sources: priv is the directory. */
+static char *
+OgFileRead(OgSource *src, const char *relpath, Size max,
+		   const char *limit_name, Size *len)
+{
+	return OgReadFile(src->model, psprintf("%s/%s", (const char *) src->priv, relpath),
+					  max, limit_name, len);
+}
+
 /*
- * Compile the MLflow model directory dir into a blob.
+ * Compile the model the source holds into a blob.
  */
 static OgBlobHeader *
-OgCompileDirectory(const char *model, const char *ref, const char *dir,
-				   Size *size)
+OgCompile(OgSource *src, Size *size)
 {
 	OgMLmodel	mlm;
 	OgBlobBuilder b;
 	const OgYamlNode *conf = NULL;
 	const char *flavor;
 	const char *data;
-	char	   *path;
 	char	   *buf;
 	Size		len;
 	OgOffset	offs[9];
 	OgBlobHeader *head;
 	char	   *sha;
 
-	path = psprintf("%s/MLmodel", dir);
-	buf = OgReadFile(model, path, OG_YAML_MAX_BYTES, NULL, &len);
-	OgMLmodelParse(model, path, buf, len, &mlm);
+	buf = src->read(src, "MLmodel", OG_YAML_MAX_BYTES, NULL, &len);
+	OgMLmodelParse(src->model, "MLmodel", buf, len, &mlm);
 
 	flavor = OgChooseFlavor(&mlm, &conf);
 	data = OgYamlScalar(OgYamlGet(conf, "data"));
 	if (data == NULL)
 		data = "model.json";
-	OgCheckRelativePath(model, data);
+	OgCheckRelativePath(src->model, data);
 
-	path = psprintf("%s/%s", dir, data);
-	buf = OgReadFile(model, path, (Size) og_max_artifact_bytes,
-					 "og_model.max_artifact_bytes", &len);
+	buf = src->read(src, data, (Size) og_max_artifact_bytes,
+					"og_model.max_artifact_bytes", &len);
 	sha = OgSha256Hex(buf, len);
 
 	OgBlobBegin(&b);
 	OgLinearCompile(&mlm, data, buf, len, &b);
 
-	offs[0] = OgBlobAppendString(&b, model);
-	offs[1] = OgBlobAppendString(&b, ref);
+	offs[0] = OgBlobAppendString(&b, src->model);
+	offs[1] = OgBlobAppendString(&b, src->ref);
 	offs[2] = OgBlobAppendString(&b, flavor);
 	offs[3] = OgBlobAppendString(&b, "json");
 	offs[4] = OgBlobAppendString(&b, sha);
-	offs[5] = OgBlobAppendString(&b, psprintf("file://%s", dir));
-	offs[6] = OgBlobAppendString(&b, mlm.run_id);
+	offs[5] = OgBlobAppendString(&b, src->uri);
+	offs[6] = OgBlobAppendString(&b, src->run_id ? src->run_id : mlm.run_id);
+	offs[7] = OgBlobAppendString(&b, src->version);
 	head = OgBlobHead(&b);
 	head->name = offs[0];
-	head->version = 0;
 	head->ref = offs[1];
 	head->flavor = offs[2];
 	head->format = offs[3];
 	head->sha256 = offs[4];
 	head->source = offs[5];
 	head->run_id = offs[6];
+	head->version = offs[7];
 	head->artifact_bytes = (int64) len;
 	return OgBlobFinish(&b, size);
 }
 
-/* Turn a reference into a local model directory. */
-static char *
-OgResolveRef(const char *model, const char *ref)
+/* Where the reference's files are: a local directory or an MLflow server. */
+static void
+OgResolveRef(OgSource *src)
 {
+	const char *model = src->model;
+	const char *ref = src->ref;
 	char	   *dir;
 	size_t		n;
 
-	if (strncmp(ref, "file://", 7) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot load model \"%s\" from \"%s\": only file:// references are supported in this version",
-						model, ref),
-				 errhint("Pass the absolute path of an MLflow model directory, as in 'file:///models/churn'.")));
-	if (ref[7] != '/')
+	if (strncmp(ref, "file:", 5) != 0)
+	{
+		OgRegistryResolve(src);
+		return;
+	}
+	if (strncmp(ref, "file://", 7) != 0 || ref[7] != '/')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid reference \"%s\" for model \"%s\"", ref, model),
@@ -391,7 +405,9 @@ OgResolveRef(const char *model, const char *ref)
 		ereport(ERROR,
 				(errcode(ERRCODE_NAME_TOO_LONG),
 				 errmsg("reference \"%s\" of model \"%s\" is too long", ref, model)));
-	return dir;
+	src->priv = dir;
+	src->read = OgFileRead;
+	src->uri = psprintf("file://%s", dir);
 }
 
 static void
@@ -449,23 +465,31 @@ og_load_model(PG_FUNCTION_ARGS)
 				elapsed;
 	OgBlobHeader *blob;
 	Size		size;
-	char	   *dir;
+	OgSource	src;
 	Datum		values[OG_MODELS_COLS];
 	bool		nulls[OG_MODELS_COLS];
 	HeapTuple	tuple;
 
 	OgStoreCheckAvailable();
 	OgCheckModelName(name);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != OG_MODELS_COLS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("og_load_model must return og_model.models with %d columns",
+						OG_MODELS_COLS),
+				 errhint("The view og_model.models was changed; ALTER EXTENSION og_model UPDATE or recreate the extension.")));
 
 	INSTR_TIME_SET_CURRENT(start);
 	loadcxt = AllocSetContextCreate(CurrentMemoryContext, "og_model load",
 									ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(loadcxt);
 
-	dir = OgResolveRef(name, ref);
-	blob = OgCompileDirectory(name, ref, dir, &size);
+	memset(&src, 0, sizeof(src));
+	src.model = name;
+	src.ref = ref;
+	OgResolveRef(&src);
+	blob = OgCompile(&src, &size);
 	blob->loaded_at = GetCurrentTimestamp();
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);

@@ -6,31 +6,57 @@
 # then runs this).  Phases, in order:
 #   setup        fresh cluster "test" on port 54329, database og_test with
 #                pgtap, dblink and og_model, og_test.* database settings, then
-#                test/setup.sql (shared helpers) when that file exists
+#                test/setup.sql (shared helpers) when that file exists.  The
+#                server runs with MLFLOW_TRACKING_USERNAME=og_env_user and
+#                MLFLOW_TRACKING_PASSWORD=<random per run> in its environment.
 #   main         pg_prove on each test/sql/*.sql
+#   mlflow       pytest on test/integration/ with .venv's python (one check)
 #   concurrency  test/concurrency.sh (model hot swap under pgbench load)
 #   restart      test/restart/before.sql, server restart, test/restart/after.sql
 #   smallmem     test/smallmem/*.sql with og_model.shared_memory_size = '2MB', max_models = 4
 #   nopreload    test/nopreload/*.sql with shared_preload_libraries = ''
 #   fuzz         test/fuzz/*.sql
-# Every pg_prove file and every server step counts as one check; a missing
-# phase directory or file is a failure.  The last line printed is
+# Every pg_prove file, the whole pytest run and every server step counts as
+# one check; a missing phase directory or file is a failure, and so is a
+# pytest run that collects no tests.  The last line printed is
 #   og_model: N passed, M failed
 # and the exit status is 0 only when M is 0 and N is above 0.
 #
 # Environment: OG_TEST_TIMEOUT (seconds per pg_prove file, default 900),
-# OG_PROVE_VERBOSE=1 (print every TAP line).
+# OG_PYTEST_TIMEOUT (seconds for the pytest run, default 1800),
+# OG_PROVE_VERBOSE=1 (print every TAP line), OG_VENV (the Python virtual
+# environment, default .venv in the checkout; ./setup.sh test creates it).
+#
+# The pytest run (from the checkout's root) gets, in its environment:
+#   OG_PGHOST, OG_PGPORT, OG_PGUSER=postgres, OG_DB=og_test   the test cluster
+#   OG_RUNDIR        a fresh empty directory for the tests' servers and files,
+#                    writable by this user, traversable by the server user
+#   OG_SERVER_LOG    the cluster's server log
+#   OG_SERVER_USER   the OS user that runs the server
+#   OG_FIXTURES      the staged fixtures (the same as og_test.fixtures)
+#   OG_MLFLOW        the mlflow executable of the virtual environment
+#   OG_ENV_MLFLOW_USER, OG_ENV_MLFLOW_PASSWORD   the MLFLOW_TRACKING_USERNAME
+#                    and MLFLOW_TRACKING_PASSWORD in the server's environment
 
 set -euo pipefail
 
+# MLflow servers and clients started from here send no usage telemetry.
+export MLFLOW_DISABLE_TELEMETRY=true
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-# shellcheck source=test/lib/cluster.sh
-source "$ROOT/test/lib/cluster.sh"
+# shellcheck source=test/lib/mlflow.sh
+source "$ROOT/test/lib/mlflow.sh"
 
 CLUSTER="test"
 PORT=54329
 DB=og_test
 TEST_TIMEOUT="${OG_TEST_TIMEOUT:-900}"
+PYTEST_TIMEOUT="${OG_PYTEST_TIMEOUT:-1800}"
+# Credentials in the server's environment, for the tests of og_model's use of
+# MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.  The password is new on
+# every run and never printed.
+ENV_MLFLOW_USER=og_env_user
+ENV_MLFLOW_PASSWORD="$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')"
 PASSED=0
 FAILED=0
 FAILURES=()
@@ -137,6 +163,8 @@ setup_cluster() {
     local rundir sock
     rundir="$(cluster_rundir "$CLUSTER")" || return 1
     cluster_init "$CLUSTER" "$PORT" || return 1
+    cluster_server_env "$CLUSTER" MLFLOW_TRACKING_USERNAME "$ENV_MLFLOW_USER" || return 1
+    cluster_server_env "$CLUSTER" MLFLOW_TRACKING_PASSWORD "$ENV_MLFLOW_PASSWORD" || return 1
     stage_fixtures "$CLUSTER" || return 1
     cluster_start "$CLUSTER" || return 1
     cluster_env "$CLUSTER" || return 1
@@ -174,6 +202,53 @@ phase_main() {
     phase main
     ensure_up main
     prove_dir main "$ROOT/test/sql"
+}
+
+# run_pytest RUNDIR: pytest on test/integration/ with the OG_* variables of
+# the header, exported only to it (local -x: not to the other phases, and
+# never on a command line).
+run_pytest() {
+    local rundir
+    local -x OG_PGHOST OG_PGPORT OG_PGUSER=postgres OG_DB="$DB" OG_RUNDIR OG_SERVER_LOG \
+        OG_SERVER_USER OG_FIXTURES OG_MLFLOW="$OG_VENV/bin/mlflow" \
+        OG_ENV_MLFLOW_USER="$ENV_MLFLOW_USER" OG_ENV_MLFLOW_PASSWORD="$ENV_MLFLOW_PASSWORD"
+    OG_RUNDIR=$1
+    rundir="$(cluster_rundir "$CLUSTER")" || return 1
+    OG_PGHOST="$(cluster_sockdir "$CLUSTER")" || return 1
+    OG_PGPORT="$(cluster_port "$CLUSTER")" || return 1
+    OG_SERVER_LOG="$(cluster_log "$CLUSTER")" || return 1
+    OG_SERVER_USER="$(og_server_user)" || return 1
+    OG_FIXTURES="$rundir/fixtures"
+    og_run timeout --kill-after=30 "$PYTEST_TIMEOUT" \
+        "$OG_VENV/bin/python" -m pytest -v -p no:cacheprovider test/integration
+}
+
+phase_mlflow() {
+    local dir="$ROOT/test/integration" label work rc=0
+    phase mlflow
+    ensure_up mlflow
+    label="mlflow: pytest $(rel "$dir")/"
+    if [[ ! -d "$dir" ]]; then
+        fail "mlflow: missing $(rel "$dir")/"
+        return 0
+    fi
+    if [[ ! -x "$OG_VENV/bin/python" || ! -x "$OG_VENV/bin/mlflow" ]]; then
+        fail "mlflow: no virtual environment with mlflow in $(rel "$OG_VENV")/ (./setup.sh test creates it)"
+        return 0
+    fi
+    work="$(cluster_rundir "$CLUSTER")/integration"
+    if ! rm -rf -- "$work" || ! mkdir -m 755 -- "$work"; then
+        fail "mlflow: cannot create $work"
+        return 0
+    fi
+    printf -- '--- [mlflow] pytest %s/\n' "$(rel "$dir")"
+    run_pytest "$work" || rc=$?
+    case $rc in
+        0) pass "$label" ;;
+        5) fail "$label: no tests collected" ;;
+        124 | 137) fail "$label: timed out after $PYTEST_TIMEOUT s" ;;
+        *) fail "$label (exit status $rc)" ;;
+    esac
 }
 
 phase_concurrency() {
@@ -278,6 +353,7 @@ main() {
     fi
 
     phase_main
+    phase_mlflow
     phase_concurrency
     phase_restart
     phase_smallmem

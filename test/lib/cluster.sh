@@ -17,6 +17,8 @@
 #   RUNDIR/initdb.log    initdb output
 #   RUNDIR/fixtures      staged fixtures, world-readable (stage_fixtures)
 #   RUNDIR/scratch       empty directory writable by the server (stage_fixtures)
+#   RUNDIR/server.env    extra environment of the server, VAR=VALUE lines,
+#                        mode 600 (cluster_server_env)
 #
 # RUNDIR is $ROOT/.og/NAME when the server user can read and traverse the
 # checkout, else /tmp/og_model-<uid>-<hash of ROOT>/NAME.  OG_RUN_BASE, when
@@ -137,11 +139,10 @@ og__cache_run_base() {
     export OG_RUN_BASE
 }
 
-# Create the base directory and RUNDIR, the latter owned by the server user.
-og__prepare_rundir() {
-    local name=$1 base rundir
+# Create the base directory (world-traversable) and print it.
+og__prepare_base() {
+    local base
     base="$(og_run_base)" || return 1
-    rundir="$base/$name"
     case "$base" in
         /tmp/og_model-*)
             if [[ -e "$base" && ! -O "$base" ]]; then
@@ -153,6 +154,14 @@ og__prepare_rundir() {
     if [[ ! -d "$base" ]]; then
         mkdir -p "$base" && chmod 755 "$base" || return 1
     fi
+    printf '%s\n' "$base"
+}
+
+# Create the base directory and RUNDIR, the latter owned by the server user.
+og__prepare_rundir() {
+    local name=$1 base rundir
+    base="$(og__prepare_base)" || return 1
+    rundir="$base/$name"
     mkdir -p "$rundir" && chmod 755 "$rundir" || return 1
     og_chown_server "$rundir" || return 1
 }
@@ -238,6 +247,57 @@ og__ensure_sockdir() {
     chmod 700 "$sock"
 }
 
+# og__pg_ctl_start NAME PG_CTL_ARGS...: pg_ctl with the variables of
+# RUNDIR/server.env exported (local to this function, so they reach pg_ctl and
+# the postmaster through runuser, and never appear on a command line).
+og__pg_ctl_start() {
+    local name=$1 envfile line
+    shift
+    envfile="$(cluster_rundir "$name")/server.env" || return 1
+    if [[ -f "$envfile" ]]; then
+        while IFS= read -r line || [[ -n "$line" ]]; do
+            [[ "$line" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || continue
+            local -x "$line"
+        done <"$envfile"
+    fi
+    og__pg_ctl "$@"
+}
+
+# cluster_server_env NAME VAR VALUE: start the server of cluster NAME with
+# VAR=VALUE in its environment, from the next (re)start on.  Kept in
+# RUNDIR/server.env (mode 600); cluster_init forgets them.  VALUE may not
+# contain a newline.
+cluster_server_env() {
+    og__cache_run_base || return 1
+    local name=${1:-} var=${2:-} value=${3-} rundir file tmp
+    if (($# != 3)); then
+        og_err "usage: cluster_server_env NAME VAR VALUE"
+        return 1
+    fi
+    if [[ ! "$var" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+        og_err "invalid environment variable name '$var'"
+        return 1
+    fi
+    if [[ "$value" == *$'\n'* ]]; then
+        og_err "the value of $var contains a newline"
+        return 1
+    fi
+    rundir="$(cluster_rundir "$name")" || return 1
+    if [[ ! -d "$rundir" ]]; then
+        og_err "cluster '$name' has not been initialised (no $rundir); run cluster_init first"
+        return 1
+    fi
+    file="$rundir/server.env"
+    tmp="$(umask 077 && mktemp "$rundir/server.env.XXXXXX")" || return 1
+    if [[ -f "$file" ]]; then
+        grep -v "^$var=" "$file" >"$tmp" || true
+    fi
+    if ! printf '%s=%s\n' "$var" "$value" >>"$tmp" || ! mv -f -- "$tmp" "$file"; then
+        rm -f -- "$tmp"
+        return 1
+    fi
+}
+
 # cluster_start NAME: start the server (no-op when already running) and wait
 # until it accepts connections.
 cluster_start() {
@@ -255,7 +315,7 @@ cluster_start() {
     fi
     og__ensure_sockdir "$name" || return 1
     og_info "Starting cluster '$name' (port $(cluster_port "$name"))"
-    if ! og__pg_ctl -D "$data" -l "$log" -w -t 60 start >/dev/null; then
+    if ! og__pg_ctl_start "$name" -D "$data" -l "$log" -w -t 60 start >/dev/null; then
         og_err "cluster '$name' did not start"
         cluster_log_tail "$name" 40
         return 1
@@ -336,7 +396,7 @@ cluster_init() {
     og__remove_tmp_sockdir "$rundir"
     data="$rundir/data"
     rm -rf -- "$data" "$rundir/sock" "$rundir/sockdir" "$rundir/port" \
-        "$rundir/server.log" "$rundir/initdb.log" || return 1
+        "$rundir/server.log" "$rundir/initdb.log" "$rundir/server.env" || return 1
 
     og_info "Initialising cluster '$name' in $rundir"
     sock="$(og__make_sockdir "$rundir" "$port")" || return 1

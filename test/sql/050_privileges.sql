@@ -23,9 +23,9 @@ SELECT is(og_test.err($$SELECT og_load_model('t050', og_test.fx('swap_a'))$$),
 	'42501 | permission denied to load model "t050" from a server file | Only roles with privileges of the "pg_read_server_files" role may load file:// references. | ',
 	'og_model_admin needs pg_read_server_files for file:// references');
 SELECT is(og_predict('t050', ARRAY[1, 2, 3]::float8[]), -1.75::float8, 'the refused load changed nothing');
-SELECT throws_ok($$SELECT og_load_model('t050', 'models:/t050/1')$$, '0A000',
-	'cannot load model "t050" from "models:/t050/1": only file:// references are supported in this version',
-	'MLflow references are not supported yet');
+SELECT throws_ok($$SELECT og_load_model('t050', 'models:/t050/1')$$, '55000',
+	'cannot load model "t050" from "models:/t050/1": og_model.tracking_uri is not set',
+	'og_model_admin may load MLflow references (without a tracking URI: a clear error)');
 RESET ROLE;
 
 SET LOCAL ROLE t050_files;

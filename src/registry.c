@@ -1,0 +1,905 @@
+/*-------------------------------------------------------------------------
+ *
+ * registry.c
+ *	  Resolve references against an MLflow tracking server's REST API and
+ *	  download a model version's files.
+ *
+ * References (og_load_model's ref):
+ *	  '7', '@champion', 'latest'	   version, alias or highest READY version of
+ *									   the registered model named like the model
+ *	  'models:/name/7', 'models:/name@alias', 'models:/name/latest'
+ *	  'runs:/<run_id>/<path>'		   a model directory among a run's artifacts
+ *
+ * Files of a model version come from GET /model-versions/get-artifact, which
+ * serves MLflow 2.x (mlflow-artifacts:/...) and 3.x (models:/m-...) sources;
+ * when that route is missing, from the location given by
+ * /api/2.0/mlflow/model-versions/get-download-uri through the proxied
+ * artifact API (/api/2.0/mlflow-artifacts/artifacts/...).
+ *
+ * Credentials come from the file named by og_model.credentials_file (owned
+ * by the server's user, mode 0600; the ~/.mlflow/credentials format) or the
+ * server's environment (MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME and
+ * MLFLOW_TRACKING_PASSWORD), never from a setting's value.  They are never
+ * written into an error, a log line or a view, and URLs are shown redacted.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/guc.h"
+
+#include "http.h"
+#include "json.h"
+#include "source.h"
+
+#define OG_MAX_API_BYTES		(64 * 1024 * 1024)
+#define OG_MAX_CREDENTIALS_BYTES (64 * 1024)
+
+static char *og_tracking_uri = NULL;
+static char *og_credentials_file = NULL;
+
+typedef struct OgRemote
+{
+	OgSource   *src;
+	char	   *base;			/* tracking URI without trailing "/" */
+	char	   *server;			/* redacted, for messages */
+	OgCredentials cred;
+	char	   *registry_name;	/* registered model, or NULL for runs:/ */
+	char	   *version;
+	char	   *artifact_root;	/* proxied path or URL, once known */
+	bool		use_download_uri;
+} OgRemote;
+
+static bool
+OgCheckTrackingUri(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+	const char *host;
+	size_t		authority;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else
+	{
+		GUC_check_errdetail("The tracking URI must start with http:// or https://.");
+		return false;
+	}
+	authority = strcspn(host, "/?#");
+	if (authority == 0)
+	{
+		GUC_check_errdetail("The tracking URI has no host.");
+		return false;
+	}
+	if (memchr(host, '@', authority) != NULL)
+	{
+		GUC_check_errdetail("Credentials do not belong in the tracking URI.");
+		GUC_check_errhint("Put them in the file named by og_model.credentials_file, or in the server's environment.");
+		return false;
+	}
+	if (strpbrk(v, " \t\r\n?#") != NULL)
+	{
+		GUC_check_errdetail("The tracking URI must not contain white space, a query or a fragment.");
+		return false;
+	}
+	return true;
+}
+
+void
+OgRegistryInit(void)
+{
+	DefineCustomStringVariable("og_model.tracking_uri",
+							   "MLflow tracking server that og_load_model() loads registered models from.",
+							   "An http:// or https:// URL, without credentials.",
+							   &og_tracking_uri,
+							   "",
+							   PGC_SUSET, 0,
+							   OgCheckTrackingUri, NULL, NULL);
+	DefineCustomStringVariable("og_model.credentials_file",
+							   "File with the MLflow credentials (owned by the server's user, mode 0600).",
+							   "Format of ~/.mlflow/credentials: mlflow_tracking_token, or "
+							   "mlflow_tracking_username and mlflow_tracking_password.  Empty: "
+							   "MLFLOW_TRACKING_* environment variables of the server.",
+							   &og_credentials_file,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static void
+OgRemoteFail(OgRemote *r, int sqlerrcode, const char *problem,
+			 const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(sqlerrcode),
+			 errmsg("cannot load model \"%s\" from \"%s\": %s",
+					r->src->model, r->src->ref, problem),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/* Printable first line of a plain-text body, for details. */
+static char *
+OgBodyExcerpt(const OgHttpResponse *resp)
+{
+	StringInfoData s;
+	Size		i;
+
+	initStringInfo(&s);
+	for (i = 0; i < resp->len && i < 200; i++)
+	{
+		unsigned char c = (unsigned char) resp->body[i];
+
+		if (c == '\n' || c == '\r')
+			break;
+		appendStringInfoChar(&s, (c >= 0x20 && c < 0x7f) ? (char) c : '?');
+	}
+	return s.data;
+}
+
+/* What a message shows of a URL: the path under the server, or all of it, redacted. */
+static char *
+OgRemoteWhere(OgRemote *r, const char *url)
+{
+	size_t		n = strlen(r->base);
+
+	if (strncmp(url, r->base, n) == 0 && url[n] == '/')
+		return OgRedactUrl(url + n);
+	return OgRedactUrl(url);
+}
+
+/* Transport failures: the server could not be asked, or did not answer. */
+static void
+OgRemoteCheckTransport(OgRemote *r, const OgHttpResponse *resp,
+					   const char *url, Size max, const char *limit_name)
+{
+	char	   *where = OgRemoteWhere(r, url);
+
+	switch (resp->outcome)
+	{
+		case OG_HTTP_OK:
+			return;
+		case OG_HTTP_CONNECT_FAILED:
+			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("could not connect to MLflow server %s", r->server),
+						 psprintf("GET %s: %s", where, resp->error),
+						 "Check og_model.tracking_uri and that the MLflow server is running.");
+			break;
+		case OG_HTTP_TIMEOUT:
+			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("MLflow server %s did not answer within %d ms",
+								  r->server, og_http_timeout_ms),
+						 psprintf("GET %s: %s", where, resp->error),
+						 "Raise og_model.http_timeout_ms for slow servers or large models.");
+			break;
+		case OG_HTTP_TLS_FAILED:
+			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("TLS connection to MLflow server %s failed", r->server),
+						 psprintf("GET %s: %s", where, resp->error),
+						 "Set og_model.tls_ca_file to the CA certificate that signed the server's certificate.");
+			break;
+		case OG_HTTP_TRUNCATED:
+			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("MLflow server %s sent an incomplete response", r->server),
+						 psprintf("GET %s: %s", where, resp->error), NULL);
+			break;
+		case OG_HTTP_TOO_LARGE:
+			OgRemoteFail(r, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+						 psprintf("response of MLflow server %s is larger than %zu bytes",
+								  r->server, max),
+						 psprintf("GET %s", where),
+						 limit_name ? psprintf("Raise %s to load larger models.", limit_name) : NULL);
+			break;
+		case OG_HTTP_FAILED:
+			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("request to MLflow server %s failed", r->server),
+						 psprintf("GET %s: %s", where, resp->error), NULL);
+			break;
+	}
+}
+
+/*
+ * An HTTP error status.  not_found is the problem to report, with SQLSTATE
+ * not_found_code, for "does not exist" answers (404, or 400 for an unknown
+ * alias when alias_lookup).
+ */
+static void
+OgRemoteHttpError(OgRemote *r, const OgHttpResponse *resp, const char *url,
+				  const char *not_found, int not_found_code, bool alias_lookup)
+{
+	char	   *where = OgRemoteWhere(r, url);
+	char	   *error_code = NULL;
+	char	   *message = NULL;
+	char	   *detail;
+	cJSON	   *json;
+
+	json = cJSON_ParseWithLength(resp->body, resp->len);
+	if (json != NULL)
+	{
+		const cJSON *ec = cJSON_GetObjectItemCaseSensitive(json, "error_code");
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(json, "message");
+
+		if (cJSON_IsString(ec))
+			error_code = pstrdup(ec->valuestring);
+		if (cJSON_IsString(msg))
+			message = pstrdup(msg->valuestring);
+		cJSON_Delete(json);
+	}
+	if (message == NULL)
+		message = OgBodyExcerpt(resp);
+	detail = psprintf("MLflow server %s answered GET %s with HTTP %ld%s%s: %s",
+					  r->server, where, resp->status,
+					  error_code ? " " : "", error_code ? error_code : "", message);
+
+	if (resp->status == 401)
+		OgRemoteFail(r, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+					 psprintf("MLflow server %s requires valid credentials", r->server),
+					 detail,
+					 "Set og_model.credentials_file, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the server's environment.");
+	if (resp->status == 403)
+		OgRemoteFail(r, ERRCODE_INSUFFICIENT_PRIVILEGE,
+					 psprintf("MLflow server %s denied access", r->server),
+					 detail,
+					 "Grant the MLflow user that og_model authenticates as READ permission on the registered model.");
+	if (not_found &&
+		(resp->status == 404 ||
+		 (error_code && strcmp(error_code, "RESOURCE_DOES_NOT_EXIST") == 0) ||
+		 (alias_lookup && resp->status == 400 && error_code &&
+		  strcmp(error_code, "INVALID_PARAMETER_VALUE") == 0)))
+		OgRemoteFail(r, not_found_code, not_found, detail, NULL);
+	if (resp->status >= 400 && resp->status < 500)
+		OgRemoteFail(r, ERRCODE_INVALID_PARAMETER_VALUE,
+					 psprintf("MLflow server %s refused the request", r->server),
+					 detail, NULL);
+	OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
+				 psprintf("MLflow server %s failed", r->server), detail, NULL);
+}
+
+/* ----------------------------------------------------------- credentials */
+
+static char *
+OgTrim(char *s)
+{
+	char	   *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static void
+OgCredentialsFromFile(OgRemote *r, const char *path)
+{
+	struct stat st;
+	int			fd;
+	char	   *buf;
+	ssize_t		n;
+	char	   *line;
+	char	   *save = NULL;
+
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open credentials file \"%s\" for model \"%s\": %m",
+						path, r->src->model)));
+	if (fstat(fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat credentials file \"%s\": %m", path)));
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+		(st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		CloseTransientFile(fd);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("credentials file \"%s\" is not private to the database server's user",
+						path),
+				 errdetail("The file must be a regular file owned by the server's user with mode 0600 (it has mode %04o).",
+						   (unsigned) (st.st_mode & 07777)),
+				 errhint("chown the file to the server's user and chmod 0600 it.")));
+	}
+	if (st.st_size > OG_MAX_CREDENTIALS_BYTES)
+	{
+		CloseTransientFile(fd);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("credentials file \"%s\" is too large", path)));
+	}
+	buf = palloc0(st.st_size + 1);
+	n = read(fd, buf, st.st_size);
+	CloseTransientFile(fd);
+	if (n < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read credentials file \"%s\": %m", path)));
+	buf[n] = '\0';
+
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	{
+		char	   *eq;
+		char	   *key;
+		char	   *value;
+
+		line = OgTrim(line);
+		if (line[0] == '\0' || line[0] == '#' || line[0] == ';' || line[0] == '[')
+			continue;
+		eq = strchr(line, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		key = OgTrim(line);
+		value = OgTrim(eq + 1);
+		if (pg_strcasecmp(key, "mlflow_tracking_token") == 0)
+			r->cred.token = pstrdup(value);
+		else if (pg_strcasecmp(key, "mlflow_tracking_username") == 0)
+			r->cred.username = pstrdup(value);
+		else if (pg_strcasecmp(key, "mlflow_tracking_password") == 0)
+			r->cred.password = pstrdup(value);
+	}
+	explicit_bzero(buf, st.st_size + 1);
+	pfree(buf);
+
+	if (r->cred.token == NULL && r->cred.username == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("credentials file \"%s\" has no credentials", path),
+				 errdetail("Expected mlflow_tracking_token, or mlflow_tracking_username and mlflow_tracking_password.")));
+}
+
+static void
+OgCredentialsLoad(OgRemote *r)
+{
+	const char *v;
+
+	if (og_credentials_file && og_credentials_file[0])
+	{
+		OgCredentialsFromFile(r, og_credentials_file);
+		return;
+	}
+	if ((v = getenv("MLFLOW_TRACKING_TOKEN")) != NULL && v[0])
+		r->cred.token = pstrdup(v);
+	if ((v = getenv("MLFLOW_TRACKING_USERNAME")) != NULL && v[0])
+	{
+		r->cred.username = pstrdup(v);
+		v = getenv("MLFLOW_TRACKING_PASSWORD");
+		r->cred.password = pstrdup(v ? v : "");
+	}
+}
+
+/* ------------------------------------------------------------------ REST */
+
+/*
+ * Credentials go only to the tracking server itself: a download location
+ * elsewhere (a presigned object-store URL) gets none.
+ */
+static const OgCredentials *
+OgRemoteCredentialsFor(OgRemote *r, const char *url)
+{
+	const char *host = strstr(r->base, "://");
+	size_t		origin;
+
+	if (host == NULL)
+		return NULL;
+	host += 3;
+	origin = (host - r->base) + strcspn(host, "/");
+	if (strncmp(url, r->base, origin) == 0 &&
+		(url[origin] == '/' || url[origin] == '\0'))
+		return &r->cred;
+	return NULL;
+}
+
+/* GET base+path; the body of a 200 answer, else an error. */
+static OgHttpResponse *
+OgRemoteGet(OgRemote *r, const char *url, Size max, const char *limit_name,
+			const char *not_found, int not_found_code, bool alias_lookup)
+{
+	OgHttpResponse *resp = palloc0(sizeof(OgHttpResponse));
+
+	OgHttpGet(url, OgRemoteCredentialsFor(r, url), max, resp);
+	OgRemoteCheckTransport(r, resp, url, max, limit_name);
+	if (resp->status != 200)
+		OgRemoteHttpError(r, resp, url, not_found, not_found_code, alias_lookup);
+	return resp;
+}
+
+/* A JSON answer of the REST API; the caller deletes it (PG_FINALLY). */
+static cJSON *
+OgRemoteJson(OgRemote *r, const char *path, const char *not_found,
+			 bool alias_lookup)
+{
+	char	   *url = psprintf("%s%s", r->base, path);
+	OgHttpResponse *resp = OgRemoteGet(r, url, OG_MAX_API_BYTES, NULL,
+									   not_found, ERRCODE_UNDEFINED_OBJECT,
+									   alias_lookup);
+	cJSON	   *json = cJSON_ParseWithLength(resp->body, resp->len);
+
+	if (json == NULL || !cJSON_IsObject(json))
+	{
+		if (json)
+			cJSON_Delete(json);
+		OgRemoteFail(r, ERRCODE_PROTOCOL_VIOLATION,
+					 psprintf("MLflow server %s sent an invalid JSON answer", r->server),
+					 psprintf("GET %s answered HTTP 200 with %zu bytes that are not a JSON object.",
+							  OgRemoteWhere(r, url), resp->len),
+					 "Check that og_model.tracking_uri points at an MLflow tracking server.");
+	}
+	return json;
+}
+
+static const char *
+OgJsonField(OgRemote *r, const cJSON *obj, const char *key, bool required)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (cJSON_IsString(item))
+		return item->valuestring;
+	if (required)
+		OgRemoteFail(r, ERRCODE_PROTOCOL_VIOLATION,
+					 psprintf("MLflow server %s sent an answer without \"%s\"", r->server, key),
+					 NULL, NULL);
+	return NULL;
+}
+
+/* Take version, source, run_id from a model_version object; check READY. */
+static void
+OgRemoteUseVersion(OgRemote *r, const cJSON *mv)
+{
+	const char *status;
+
+	if (!cJSON_IsObject(mv))
+		OgRemoteFail(r, ERRCODE_PROTOCOL_VIOLATION,
+					 psprintf("MLflow server %s sent an answer without \"model_version\"", r->server),
+					 NULL, NULL);
+	r->version = pstrdup(OgJsonField(r, mv, "version", true));
+	status = OgJsonField(r, mv, "status", false);
+	if (status && strcmp(status, "READY") != 0)
+		OgRemoteFail(r, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+					 psprintf("version %s of registered model \"%s\" is %s, not READY",
+							  r->version, r->registry_name, status),
+					 psprintf("MLflow server %s.", r->server),
+					 "Load it when MLflow has finished registering it.");
+	if (OgJsonField(r, mv, "source", false))
+		r->src->uri = pstrdup(OgJsonField(r, mv, "source", false));
+	if (OgJsonField(r, mv, "run_id", false) && OgJsonField(r, mv, "run_id", false)[0])
+		r->src->run_id = pstrdup(OgJsonField(r, mv, "run_id", false));
+	r->src->version = r->version;
+}
+
+/* Ask for one model_version object and take it. */
+static void
+OgRemoteResolveOne(OgRemote *r, const char *path, const char *not_found,
+				   bool alias_lookup)
+{
+	cJSON	   *volatile json = NULL;
+
+	PG_TRY();
+	{
+		json = OgRemoteJson(r, path, not_found, alias_lookup);
+		OgRemoteUseVersion(r, cJSON_GetObjectItemCaseSensitive(json, "model_version"));
+	}
+	PG_FINALLY();
+	{
+		if (json)
+			cJSON_Delete(json);
+	}
+	PG_END_TRY();
+}
+
+static void
+OgRemoteResolveVersion(OgRemote *r, const char *version)
+{
+	r->version = pstrdup(version);
+	OgRemoteResolveOne(r,
+					   psprintf("/api/2.0/mlflow/model-versions/get?name=%s&version=%s",
+								OgUrlEscape(r->registry_name), OgUrlEscape(version)),
+					   psprintf("version %s of registered model \"%s\" does not exist",
+								version, r->registry_name),
+					   false);
+}
+
+static void
+OgRemoteResolveAlias(OgRemote *r, const char *alias)
+{
+	OgRemoteResolveOne(r,
+					   psprintf("/api/2.0/mlflow/registered-models/alias?name=%s&alias=%s",
+								OgUrlEscape(r->registry_name), OgUrlEscape(alias)),
+					   psprintf("alias \"%s\" of registered model \"%s\" does not exist",
+								alias, r->registry_name),
+					   true);
+}
+
+/* The highest version whose status is READY. */
+static void
+OgRemoteResolveLatest(OgRemote *r)
+{
+	cJSON	   *volatile json = NULL;
+	char	   *page_token = NULL;
+	int64		best = -1;
+	int			seen = 0;
+	int			pages = 0;
+	char	   *name_q;
+
+	if (strchr(r->registry_name, '\'') != NULL)
+		OgRemoteFail(r, ERRCODE_FEATURE_NOT_SUPPORTED,
+					 "\"latest\" cannot be resolved for a registered model name containing a quote",
+					 NULL, "Load a version number or an alias instead.");
+
+	/* a clear error when the registered model itself does not exist */
+	PG_TRY();
+	{
+		json = OgRemoteJson(r,
+							psprintf("/api/2.0/mlflow/registered-models/get?name=%s",
+									 OgUrlEscape(r->registry_name)),
+							psprintf("registered model \"%s\" does not exist", r->registry_name),
+							false);
+	}
+	PG_FINALLY();
+	{
+		if (json)
+			cJSON_Delete(json);
+		json = NULL;
+	}
+	PG_END_TRY();
+
+	name_q = OgUrlEscape(psprintf("name='%s'", r->registry_name));
+	do
+	{
+		PG_TRY();
+		{
+			const cJSON *versions;
+			const cJSON *mv;
+			const char *next;
+
+			json = OgRemoteJson(r,
+								psprintf("/api/2.0/mlflow/model-versions/search?filter=%s&max_results=200%s%s",
+										 name_q, page_token ? "&page_token=" : "",
+										 page_token ? OgUrlEscape(page_token) : ""),
+								psprintf("registered model \"%s\" does not exist", r->registry_name),
+								false);
+			versions = cJSON_GetObjectItemCaseSensitive(json, "model_versions");
+			cJSON_ArrayForEach(mv, versions)
+			{
+				const char *v = OgJsonField(r, mv, "version", true);
+				const char *status = OgJsonField(r, mv, "status", false);
+				char	   *end;
+				long long	num = strtoll(v, &end, 10);
+
+				seen++;
+				if (*end == '\0' && status && strcmp(status, "READY") == 0 && num > best)
+					best = num;
+			}
+			next = OgJsonField(r, json, "next_page_token", false);
+			page_token = (next && next[0]) ? pstrdup(next) : NULL;
+		}
+		PG_FINALLY();
+		{
+			if (json)
+				cJSON_Delete(json);
+			json = NULL;
+		}
+		PG_END_TRY();
+		CHECK_FOR_INTERRUPTS();
+	} while (page_token != NULL && ++pages < 1000);
+
+	if (best < 0)
+		OgRemoteFail(r, seen ? ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE : ERRCODE_UNDEFINED_OBJECT,
+					 psprintf("registered model \"%s\" has no READY version", r->registry_name),
+					 psprintf("MLflow server %s lists %d versions.", r->server, seen), NULL);
+	OgRemoteResolveVersion(r, psprintf(INT64_FORMAT, best));
+}
+
+/* mlflow-artifacts:[//authority]/path -> path, else NULL */
+static const char *
+OgProxiedPath(const char *uri)
+{
+	const char *p;
+
+	if (strncmp(uri, "mlflow-artifacts:", 17) != 0)
+		return NULL;
+	p = uri + 17;
+	if (strncmp(p, "//", 2) == 0)
+	{
+		p = strchr(p + 2, '/');
+		if (p == NULL)
+			return "";
+	}
+	while (*p == '/')
+		p++;
+	return p;
+}
+
+/* Escape each component of a path, keeping the slashes. */
+static char *
+OgPathEscape(const char *path)
+{
+	StringInfoData s;
+	char	   *copy = pstrdup(path);
+	char	   *part;
+	char	   *save = NULL;
+	bool		first = true;
+
+	initStringInfo(&s);
+	for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save))
+	{
+		appendStringInfo(&s, "%s%s", first ? "" : "/", OgUrlEscape(part));
+		first = false;
+	}
+	return s.data;
+}
+
+/* Where the files are when /model-versions/get-artifact is unavailable. */
+static void
+OgRemoteFindArtifactRoot(OgRemote *r, const char *location)
+{
+	const char *proxied = OgProxiedPath(location);
+
+	if (proxied != NULL)
+		r->artifact_root = psprintf("%s/api/2.0/mlflow-artifacts/artifacts/%s",
+									r->base, OgPathEscape(proxied));
+	else if (strncmp(location, "http://", 7) == 0 || strncmp(location, "https://", 8) == 0)
+		r->artifact_root = pstrdup(location);
+	else
+		OgRemoteFail(r, ERRCODE_FEATURE_NOT_SUPPORTED,
+					 psprintf("the artifacts at %s cannot be downloaded over HTTP",
+							  OgRedactUrl(location)),
+					 psprintf("MLflow server %s.", r->server),
+					 "Run the MLflow server with proxied artifact access (mlflow server --serve-artifacts, the default).");
+}
+
+static void
+OgRemoteUseDownloadUri(OgRemote *r)
+{
+	cJSON	   *volatile json = NULL;
+
+	PG_TRY();
+	{
+		json = OgRemoteJson(r,
+							psprintf("/api/2.0/mlflow/model-versions/get-download-uri?name=%s&version=%s",
+									 OgUrlEscape(r->registry_name), OgUrlEscape(r->version)),
+							psprintf("version %s of registered model \"%s\" does not exist",
+									 r->version, r->registry_name),
+							false);
+		OgRemoteFindArtifactRoot(r, OgJsonField(r, json, "artifact_uri", true));
+	}
+	PG_FINALLY();
+	{
+		if (json)
+			cJSON_Delete(json);
+	}
+	PG_END_TRY();
+	r->use_download_uri = true;
+}
+
+/* Is this answer MLflow's "no such artifact"? */
+static bool
+OgIsMissingArtifact(const OgHttpResponse *resp)
+{
+	cJSON	   *json;
+	bool		missing = false;
+
+	if (resp->status != 404)
+		return false;
+	json = cJSON_ParseWithLength(resp->body, resp->len);
+	if (json)
+	{
+		const cJSON *ec = cJSON_GetObjectItemCaseSensitive(json, "error_code");
+
+		missing = cJSON_IsString(ec) && strcmp(ec->valuestring, "RESOURCE_DOES_NOT_EXIST") == 0;
+		cJSON_Delete(json);
+	}
+	return missing;
+}
+
+static char *
+OgRemoteMissing(OgRemote *r, const char *relpath)
+{
+	if (r->registry_name)
+		return psprintf("file \"%s\" of version %s of registered model \"%s\" does not exist",
+						relpath, r->version, r->registry_name);
+	return psprintf("file \"%s\" of the run's model does not exist", relpath);
+}
+
+/* OgSourceRead for MLflow sources. */
+static char *
+OgRemoteRead(OgSource *src, const char *relpath, Size max,
+			 const char *limit_name, Size *len)
+{
+	OgRemote   *r = (OgRemote *) src->priv;
+	OgHttpResponse *resp;
+	char	   *url;
+
+	if (r->registry_name && !r->use_download_uri)
+	{
+		resp = palloc0(sizeof(OgHttpResponse));
+		url = psprintf("%s/model-versions/get-artifact?name=%s&version=%s&path=%s",
+					   r->base, OgUrlEscape(r->registry_name), OgUrlEscape(r->version),
+					   OgUrlEscape(relpath));
+		OgHttpGet(url, OgRemoteCredentialsFor(r, url), max, resp);
+		OgRemoteCheckTransport(r, resp, url, max, limit_name);
+		if (resp->status == 200)
+		{
+			*len = resp->len;
+			return resp->body;
+		}
+		if (resp->status == 401 || resp->status == 403)
+			OgRemoteHttpError(r, resp, url, NULL, 0, false);
+		if (OgIsMissingArtifact(resp))
+			OgRemoteHttpError(r, resp, url, OgRemoteMissing(r, relpath),
+							  ERRCODE_UNDEFINED_FILE, false);
+		/* an MLflow without the route: find the files another way */
+		OgRemoteUseDownloadUri(r);
+	}
+
+	url = psprintf("%s/%s", r->artifact_root, OgPathEscape(relpath));
+	resp = OgRemoteGet(r, url, max, limit_name, OgRemoteMissing(r, relpath),
+					   ERRCODE_UNDEFINED_FILE, false);
+	*len = resp->len;
+	return resp->body;
+}
+
+static void
+OgRemoteResolveRun(OgRemote *r, const char *run_id, const char *path)
+{
+	cJSON	   *volatile json = NULL;
+
+	PG_TRY();
+	{
+		const cJSON *run;
+		const cJSON *info;
+		const char *root;
+
+		json = OgRemoteJson(r,
+							psprintf("/api/2.0/mlflow/runs/get?run_id=%s", OgUrlEscape(run_id)),
+							psprintf("run \"%s\" does not exist", run_id),
+							false);
+		run = cJSON_GetObjectItemCaseSensitive(json, "run");
+		info = cJSON_GetObjectItemCaseSensitive(run, "info");
+		root = OgJsonField(r, info, "artifact_uri", true);
+		r->src->uri = psprintf("%s/%s", root, path);
+		OgRemoteFindArtifactRoot(r, r->src->uri);
+	}
+	PG_FINALLY();
+	{
+		if (json)
+			cJSON_Delete(json);
+	}
+	PG_END_TRY();
+	r->src->run_id = pstrdup(run_id);
+}
+
+static void
+OgBadRef(OgRemote *r, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid reference \"%s\" for model \"%s\"", r->src->ref, r->src->model),
+			 errdetail("%s", why),
+			 errhint("Use a version ('7'), an alias ('@champion'), 'latest', 'models:/name/7', 'models:/name@alias', 'runs:/<run_id>/<path>' or 'file:///path'.")));
+}
+
+static bool
+OgIsVersionNumber(const char *s)
+{
+	size_t		n = strlen(s);
+
+	return n > 0 && n <= 18 && strspn(s, "0123456789") == n;
+}
+
+/*
+ * Resolve a non-file reference: fill src (version, run, source URI) and
+ * set src->read to download the model's files.
+ */
+void
+OgRegistryResolve(OgSource *src)
+{
+	OgRemote   *r = palloc0(sizeof(OgRemote));
+	const char *ref = src->ref;
+	char	   *version = NULL;
+	char	   *alias = NULL;
+	bool		latest = false;
+	size_t		n;
+
+	r->src = src;
+	src->priv = r;
+	src->read = OgRemoteRead;
+
+	if (strncmp(ref, "models:/", 8) == 0)
+	{
+		char	   *rest = pstrdup(ref + 8);
+		char	   *at = strrchr(rest, '@');
+		char	   *slash = strrchr(rest, '/');
+
+		if (at)
+		{
+			*at = '\0';
+			alias = at + 1;
+		}
+		else if (slash)
+		{
+			*slash = '\0';
+			version = slash + 1;
+			if (strcmp(version, "latest") == 0)
+			{
+				latest = true;
+				version = NULL;
+			}
+		}
+		r->registry_name = rest;
+		if (rest[0] == '\0' || (!alias && !version && !latest))
+			OgBadRef(r, "A models:/ URI names a registered model and a version or an alias: models:/name/7 or models:/name@alias.");
+	}
+	else if (strncmp(ref, "runs:/", 6) == 0)
+	{
+		char	   *rest = pstrdup(ref + 6);
+		char	   *slash = strchr(rest, '/');
+
+		if (slash == NULL || slash == rest || slash[1] == '\0')
+			OgBadRef(r, "A runs:/ URI names a run and the model's path among its artifacts: runs:/<run_id>/model.");
+		*slash = '\0';
+		r->src->run_id = rest;
+	}
+	else if (ref[0] == '@')
+	{
+		r->registry_name = pstrdup(src->model);
+		alias = pstrdup(ref + 1);
+	}
+	else if (strcmp(ref, "latest") == 0)
+	{
+		r->registry_name = pstrdup(src->model);
+		latest = true;
+	}
+	else if (OgIsVersionNumber(ref))
+	{
+		r->registry_name = pstrdup(src->model);
+		version = pstrdup(ref);
+	}
+	else
+		OgBadRef(r, "The reference is not a version, an alias, \"latest\" or a URI og_model reads.");
+
+	if (alias && alias[0] == '\0')
+		OgBadRef(r, "The alias is empty.");
+	if (version && !OgIsVersionNumber(version))
+		OgBadRef(r, "A version is a number.");
+
+	if (og_tracking_uri == NULL || og_tracking_uri[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot load model \"%s\" from \"%s\": og_model.tracking_uri is not set",
+						src->model, ref),
+				 errhint("Set og_model.tracking_uri to the MLflow tracking server, e.g. in postgresql.conf: og_model.tracking_uri = 'http://mlflow:5000'.")));
+	r->base = pstrdup(og_tracking_uri);
+	n = strlen(r->base);
+	while (n > 0 && r->base[n - 1] == '/')
+		r->base[--n] = '\0';
+	r->server = OgRedactUrl(r->base);
+	OgCredentialsLoad(r);
+
+	if (r->registry_name == NULL)
+	{
+		char	   *path = strchr(ref + 6, '/') + 1;
+
+		OgRemoteResolveRun(r, src->run_id, path);
+	}
+	else if (alias)
+		OgRemoteResolveAlias(r, alias);
+	else if (latest)
+		OgRemoteResolveLatest(r);
+	else
+		OgRemoteResolveVersion(r, version);
+}
