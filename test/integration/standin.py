@@ -88,6 +88,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_chunked(b"x" * (2 * 1024 * 1024))
         elif behaviour == "oversized_announced":
             self._send(200, b"y" * (2 * 1024 * 1024))
+        elif behaviour == "redirect_file":  # a redirect to another protocol must not be followed
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif behaviour == "redirect_https":  # nor from http to another scheme
+            self.send_response(302)
+            self.send_header("Location", f"https://127.0.0.1:{self.standin.port}/mlflow{route}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif behaviour == "redirect_same":  # a redirect within http is followed
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.standin.port}/mlflow{route}?{url.query}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif behaviour == "not_json":
             self._send(200, b"<html>this is not MLflow</html>", "text/html")
         elif behaviour == "error500":

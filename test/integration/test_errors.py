@@ -230,3 +230,21 @@ def test_fallback_to_download_uri_and_artifact_proxy(conn, standin):
         assert any("/api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/model/model.json" in p for p in paths)
     finally:
         unload(conn, "errs_fallback")
+
+
+@pytest.mark.parametrize("behaviour", ["redirect_file", "redirect_https"])
+def test_redirect_to_another_protocol_is_refused(conn, standin, behaviour):
+    set_config(conn, "og_model.tracking_uri", standin.url(behaviour))
+    state, message, detail, _ = load_error(conn, "errs", "1")
+    assert state == "08006"
+    assert message == f'cannot load model "errs" from "1": request to MLflow server {standin.url(behaviour)} failed'
+    assert "rotocol" in detail  # libcurl: protocol not supported or disabled
+
+
+def test_redirect_within_http_is_followed(conn, standin):
+    set_config(conn, "og_model.tracking_uri", standin.url("redirect_same"))
+    try:
+        assert load(conn, "errs_redirect", "5")["version"] == "5"
+        assert predict(conn, "errs_redirect", X) == -1.75
+    finally:
+        unload(conn, "errs_redirect")
