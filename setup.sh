@@ -33,6 +33,7 @@ DEB_PACKAGES=(
     libcjson-dev
     libyaml-dev
     postgresql-15-pgtap
+    postgresql-plpython3-15
     libtap-parser-sourcehandler-pgtap-perl
     perl
     python3
@@ -75,7 +76,9 @@ Modes:
       og_model, then run test/bench/bench.sh (what `make bench` runs): 1M
       rows of float8[32] scored by a linear model on a private cluster on
       port 54330, timed against the scan floor, a no-op C function and plain
-      SQL.  Not a test.
+      SQL; then two XGBoost models (100 trees of depth 6, 500 of depth 8)
+      scored by og_predict, timed against XGBoost's own inplace_predict, a
+      psycopg client and PL/Python (test/bench/bench_trees.py).  Not a test.
 
   -h, --help
       Show this help.
@@ -87,7 +90,8 @@ is installed, Debian's default "main" cluster is disabled in
 postgres when this script runs as root, else as the invoking user.
 
 The Python packages (MLflow for the demo's and the tests' tracking server and
-client, pytest and psycopg for test/integration/) are pinned in
+client, pytest and psycopg for test/integration/, XGBoost, LightGBM, numpy,
+pandas and scikit-learn for the tree-model tests and the benchmark) are pinned in
 requirements.txt and installed into the virtual environment .venv/ in this
 checkout, created with /usr/bin/python3 -m venv when it is missing or broken.
 pip runs (with its default cache) only when requirements.txt has changed

@@ -37,7 +37,9 @@
 #include "utils/timestamp.h"
 
 #define OG_BLOB_MAGIC			0x314D474F	/* "OGM1" little-endian */
-#define OG_BLOB_LAYOUT			1
+#define OG_BLOB_LAYOUT			2
+#define OG_MAX_TREE_DEPTH		4096
+#define OG_MAX_CATEGORY			(1 << 20)
 #define OG_MAX_FEATURES			(1 << 20)
 #define OG_MAX_OUTPUTS			4096
 #define OG_MAX_BLOB_BYTES		((Size) MaxAllocSize)
@@ -63,11 +65,17 @@ typedef enum OgTransform
 	OG_TRANSFORM_IDENTITY = 0,
 	OG_TRANSFORM_SIGMOID,		/* 1 / (1 + exp(-z)) */
 	OG_TRANSFORM_SOFTMAX,		/* over the n_outputs groups */
-	OG_TRANSFORM_EXP			/* poisson, gamma, tweedie */
+	OG_TRANSFORM_EXP,			/* poisson, gamma, tweedie */
+	OG_TRANSFORM_HINGE,			/* 1 if z > 0 else 0 */
+	OG_TRANSFORM_SIGNED_SQUARE, /* sign(z) z^2: LightGBM regression sqrt */
+	OG_TRANSFORM_SIGMOID_EACH	/* sigmoid per output: LightGBM multiclassova */
 } OgTransform;
 
 /* Header flags */
 #define OG_BLOB_HANDLES_MISSING	0x0001	/* NULL/NaN features are allowed */
+#define OG_BLOB_SUM_FLOAT32		0x0002	/* accumulate in float4 (XGBoost) */
+#define OG_BLOB_PROBA_SIGMOID	0x0004	/* probabilities: sigmoid of the output
+										 * (binary:logitraw) */
 
 typedef struct OgBlobHeader
 {
@@ -107,7 +115,11 @@ typedef struct OgBlobHeader
 	OgOffset	nodes;			/* OgNode[n_nodes] */
 	OgOffset	cat_words;		/* uint32[], category bitsets */
 	uint32		n_cat_words;
-	uint32		reserved;
+	uint32		max_depth;		/* deepest path, for information */
+	OgOffset	lin_features;	/* uint32[]: linear leaves' features */
+	OgOffset	lin_coeffs;		/* double[]: linear leaves' coefficients */
+	double		sigmoid_scale;	/* z multiplier of the sigmoid transforms */
+	double		output_scale;	/* raw sum multiplier (1, or 1/n to average) */
 } OgBlobHeader;
 
 typedef struct OgTree
@@ -117,12 +129,35 @@ typedef struct OgTree
 	double		weight;			/* multiplier (dart, averaging) */
 } OgTree;
 
-/* Node flags */
+/*
+ * Node flags.  A split node reads x as 0 when TINY_IS_ZERO and |x| <= 1e-35f,
+ * then sends it:
+ *	- when x is NaN (NULL): to the default child if MISSING_NAN or
+ *	  MISSING_ZERO is set, else it continues with x = 0 (LightGBM's
+ *	  missing type "None");
+ *	- when |x| <= 1e-35f and MISSING_ZERO: to the default child;
+ *	- categorical: x (as float4 with FLOAT32) is truncated to an integer
+ *	  category; a negative one
+ *	  (with CAT_TRUNCATE: x <= -1, else x < 0) or a non-finite or huge x goes
+ *	  to CAT_INVALID_LEFT ? left : right; else a category in the set goes
+ *	  right when CAT_SET_RIGHT (XGBoost), left otherwise (LightGBM);
+ *	- numeric: left when x < value (x <= value with LE); with FLOAT32 both
+ *	  are compared as float4 (XGBoost).
+ * A leaf with LINEAR_LEAF outputs lin_coeffs[cat_offset] + sum over
+ * k = 1..cat_count of lin_coeffs[cat_offset + k] * x[lin_features[cat_offset + k]],
+ * or value when one of those x is NaN.
+ */
 #define OG_NODE_DEFAULT_LEFT	0x0001
 #define OG_NODE_CATEGORICAL		0x0002
-#define OG_NODE_LE				0x0004	/* x <= value goes left, else x < value */
-#define OG_NODE_FLOAT32			0x0008	/* compare (float4) x with (float4) value */
-#define OG_NODE_ZERO_IS_MISSING	0x0010
+#define OG_NODE_LE				0x0004
+#define OG_NODE_FLOAT32			0x0008
+#define OG_NODE_MISSING_NAN		0x0010
+#define OG_NODE_MISSING_ZERO	0x0020
+#define OG_NODE_CAT_SET_RIGHT	0x0040
+#define OG_NODE_CAT_INVALID_LEFT 0x0080
+#define OG_NODE_LINEAR_LEAF		0x0100
+#define OG_NODE_CAT_TRUNCATE	0x0200	/* x in (-1, 0) is category 0 (LightGBM) */
+#define OG_NODE_TINY_IS_ZERO	0x0400	/* |x| <= 1e-35f is read as 0 (LightGBM) */
 
 typedef struct OgNode
 {
@@ -131,8 +166,8 @@ typedef struct OgNode
 	uint16		reserved;
 	uint32		left;
 	uint32		right;
-	uint32		cat_offset;		/* first word in cat_words */
-	uint32		cat_count;		/* number of words */
+	uint32		cat_offset;		/* first word in cat_words (or linear leaf) */
+	uint32		cat_count;		/* number of words (or linear terms) */
 	double		value;			/* threshold, or the leaf's output */
 } OgNode;
 

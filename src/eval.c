@@ -68,6 +68,126 @@ OgEvalLinear(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 	}
 }
 
+/* The output of a linear leaf (LightGBM linear_tree). */
+static double
+OgLinearLeaf(const OgBlobHeader *m, const OgNode *n, const OgFeatures *x)
+{
+	const uint32 *feats = OgBlobAt(m, m->lin_features);
+	const double *coeffs = OgBlobAt(m, m->lin_coeffs);
+	double		sum = coeffs[n->cat_offset];
+	uint32		k;
+
+	for (k = 1; k <= n->cat_count; k++)
+	{
+		double		v = OgFeatureGet(x, feats[n->cat_offset + k]);
+
+		if (isnan(v))
+			return n->value;
+		sum += coeffs[n->cat_offset + k] * v;
+	}
+	return sum;
+}
+
+/* Walk one tree from node i to its leaf (split semantics: blob.h). */
+static inline const OgNode *
+OgTreeLeaf(const OgNode *nodes, const uint32 *cats, uint32 i, const OgFeatures *x)
+{
+	for (;;)
+	{
+		const OgNode *n = &nodes[i];
+		double		v;
+		bool		left;
+
+		if (n->feature < 0)
+			return n;
+		v = OgFeatureGet(x, n->feature);
+		if ((n->flags & OG_NODE_TINY_IS_ZERO) && fabs(v) <= (double) 1e-35f)
+			v = 0.0;
+		if (isnan(v))
+		{
+			if (n->flags & (OG_NODE_MISSING_NAN | OG_NODE_MISSING_ZERO))
+			{
+				i = (n->flags & OG_NODE_DEFAULT_LEFT) ? n->left : n->right;
+				continue;
+			}
+			v = 0.0;
+		}
+		else if ((n->flags & OG_NODE_MISSING_ZERO) && fabs(v) <= (double) 1e-35f)
+		{
+			i = (n->flags & OG_NODE_DEFAULT_LEFT) ? n->left : n->right;
+			continue;
+		}
+
+		if (n->flags & OG_NODE_CATEGORICAL)
+		{
+			/* XGBoost reads x as float first: 2.9999999999 is category 3 */
+			if (n->flags & OG_NODE_FLOAT32)
+				v = (float) v;
+			if (v >= (double) OG_MAX_CATEGORY ||
+				((n->flags & OG_NODE_CAT_TRUNCATE) ? v <= -1.0 : v < 0))
+				left = (n->flags & OG_NODE_CAT_INVALID_LEFT) != 0;
+			else
+			{
+				uint32		c = (uint32) v; /* truncates, as both libraries do */
+				bool		in_set = c / 32 < n->cat_count &&
+					(cats[n->cat_offset + c / 32] >> (c % 32)) & 1;
+
+				left = (n->flags & OG_NODE_CAT_SET_RIGHT) ? !in_set : in_set;
+			}
+		}
+		else if (n->flags & OG_NODE_FLOAT32)
+			left = (float) v < (float) n->value;
+		else if (n->flags & OG_NODE_LE)
+			left = v <= n->value;
+		else
+			left = v < n->value;
+		i = left ? n->left : n->right;
+	}
+}
+
+static void
+OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
+{
+	const OgTree *trees = OgBlobAt(m, m->trees);
+	const OgNode *nodes = OgBlobAt(m, m->nodes);
+	const uint32 *cats = OgBlobAt(m, m->cat_words);
+	const double *base = OgBlobAt(m, m->base_score);
+	uint32		t,
+				k;
+
+	if (m->flags & OG_BLOB_SUM_FLOAT32)
+	{
+		/* XGBoost: float accumulation from the base margin, in tree order */
+		for (k = 0; k < m->n_outputs; k++)
+			raw[k] = (float) base[k];
+		for (t = 0; t < m->n_trees; t++)
+		{
+			const OgNode *leaf = OgTreeLeaf(nodes, cats, trees[t].root, x);
+			float		acc = (float) raw[trees[t].output];
+
+			if (trees[t].weight == 1.0)
+				acc += (float) leaf->value;
+			else
+				acc += (float) trees[t].weight * (float) leaf->value;
+			raw[trees[t].output] = acc;
+		}
+		return;
+	}
+
+	for (k = 0; k < m->n_outputs; k++)
+		raw[k] = 0;
+	for (t = 0; t < m->n_trees; t++)
+	{
+		const OgNode *leaf = OgTreeLeaf(nodes, cats, trees[t].root, x);
+		double		v = (leaf->flags & OG_NODE_LINEAR_LEAF) ?
+			OgLinearLeaf(m, leaf, x) : leaf->value;
+
+		raw[trees[t].output] += trees[t].weight * v;
+	}
+	for (k = 0; k < m->n_outputs; k++)
+		raw[k] = raw[k] * m->output_scale + base[k];
+}
+
 void
 OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 {
@@ -77,8 +197,7 @@ OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 			OgEvalLinear(m, x, raw);
 			break;
 		case OG_KIND_TREES:
-			/* no tree format is compiled yet: loading rejects them */
-			memset(raw, 0, sizeof(double) * m->n_outputs);
+			OgEvalTrees(m, x, raw);
 			break;
 	}
 }
@@ -93,8 +212,17 @@ OgEvalTransform(const OgBlobHeader *m, double *v)
 		case OG_TRANSFORM_IDENTITY:
 			break;
 		case OG_TRANSFORM_SIGMOID:
+		case OG_TRANSFORM_SIGMOID_EACH:
 			for (k = 0; k < m->n_outputs; k++)
-				v[k] = OgSigmoid(v[k]);
+				v[k] = OgSigmoid(m->sigmoid_scale * v[k]);
+			break;
+		case OG_TRANSFORM_HINGE:
+			for (k = 0; k < m->n_outputs; k++)
+				v[k] = v[k] > 0 ? 1.0 : 0.0;
+			break;
+		case OG_TRANSFORM_SIGNED_SQUARE:
+			for (k = 0; k < m->n_outputs; k++)
+				v[k] = (v[k] < 0 ? -1.0 : 1.0) * v[k] * v[k];
 			break;
 		case OG_TRANSFORM_EXP:
 			for (k = 0; k < m->n_outputs; k++)

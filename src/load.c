@@ -269,11 +269,10 @@ OgChooseFlavor(const OgMLmodel *mlm, const OgYamlNode **conf)
 		return "og_model";
 	}
 	if ((c = OgYamlGet(mlm->flavors, "xgboost")) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot load model \"%s\": the xgboost flavor is not supported yet",
-						mlm->model),
-				 errdetail("This version of og_model scores the og_model flavor only.")));
+	{
+		*conf = c;
+		return "xgboost";
+	}
 	if ((c = OgYamlGet(mlm->flavors, "lightgbm")) != NULL)
 	{
 		const char *data = OgYamlScalar(OgYamlGet(c, "data"));
@@ -288,11 +287,8 @@ OgChooseFlavor(const OgMLmodel *mlm, const OgYamlNode **conf)
 					 errdetail("mlflow.lightgbm.log_model saves scikit-learn API models (%s) with pickle, which only Python can read.",
 							   cls ? cls : "LGBMModel"),
 					 errhint("Log the underlying booster instead: mlflow.lightgbm.log_model(model.booster_, ...).")));
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot load model \"%s\": the lightgbm flavor is not supported yet",
-						mlm->model),
-				 errdetail("This version of og_model scores the og_model flavor only.")));
+		*conf = c;
+		return "lightgbm";
 	}
 	if (OgYamlGet(mlm->flavors, "sklearn") != NULL)
 		ereport(ERROR,
@@ -342,7 +338,8 @@ OgCompile(OgSource *src, Size *size)
 	flavor = OgChooseFlavor(&mlm, &conf);
 	data = OgYamlScalar(OgYamlGet(conf, "data"));
 	if (data == NULL)
-		data = "model.json";
+		data = strcmp(flavor, "xgboost") == 0 ? "model.xgb" :
+			strcmp(flavor, "lightgbm") == 0 ? "model.lgb" : "model.json";
 	OgCheckRelativePath(src->model, data);
 
 	buf = src->read(src, data, (Size) og_max_artifact_bytes,
@@ -350,12 +347,18 @@ OgCompile(OgSource *src, Size *size)
 	sha = OgSha256Hex(buf, len);
 
 	OgBlobBegin(&b);
-	OgLinearCompile(&mlm, data, buf, len, &b);
+	if (strcmp(flavor, "xgboost") == 0)
+		OgXgboostCompile(&mlm, data, buf, len, &b);
+	else if (strcmp(flavor, "lightgbm") == 0)
+		OgLightgbmCompile(&mlm, data, buf, len, &b);
+	else
+		OgLinearCompile(&mlm, data, buf, len, &b);
 
 	offs[0] = OgBlobAppendString(&b, src->model);
 	offs[1] = OgBlobAppendString(&b, src->ref);
 	offs[2] = OgBlobAppendString(&b, flavor);
-	offs[3] = OgBlobAppendString(&b, "json");
+	offs[3] = OgBlobHead(&b)->format ? 0 :
+		OgBlobAppendString(&b, strcmp(flavor, "lightgbm") == 0 ? "text" : "json");
 	offs[4] = OgBlobAppendString(&b, sha);
 	offs[5] = OgBlobAppendString(&b, src->uri);
 	offs[6] = OgBlobAppendString(&b, src->run_id ? src->run_id : mlm.run_id);
@@ -364,7 +367,8 @@ OgCompile(OgSource *src, Size *size)
 	head->name = offs[0];
 	head->ref = offs[1];
 	head->flavor = offs[2];
-	head->format = offs[3];
+	if (offs[3])
+		head->format = offs[3];
 	head->sha256 = offs[4];
 	head->source = offs[5];
 	head->run_id = offs[6];

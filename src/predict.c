@@ -247,9 +247,12 @@ OgPredictProba(FunctionCallInfo fcinfo, bool is_float4)
 	if (m->task == OG_TASK_BINARY)
 	{
 		Datum		p[2];
+		double		p1 = st->out[0];
 
-		p[0] = Float8GetDatum(1.0 - st->out[0]);
-		p[1] = Float8GetDatum(st->out[0]);
+		if (m->flags & OG_BLOB_PROBA_SIGMOID)
+			p1 = OgSigmoid(p1);
+		p[0] = Float8GetDatum(1.0 - p1);
+		p[1] = Float8GetDatum(p1);
 		result = construct_array(p, 2, FLOAT8OID, sizeof(float8),
 								 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	}

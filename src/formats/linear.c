@@ -157,6 +157,8 @@ OgLinearCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 
 		head = OgBlobHead(b);
 		head->objective = obj_off;
+		head->sigmoid_scale = 1.0;
+		head->output_scale = 1.0;
 		head->kind = OG_KIND_LINEAR;
 		head->task = logistic ? OG_TASK_BINARY : OG_TASK_REGRESSION;
 		head->transform = logistic ? OG_TRANSFORM_SIGMOID : OG_TRANSFORM_IDENTITY;

@@ -9,8 +9,17 @@
 #   no-op C        SELECT sum(og_bench_noop('bench', f)) FROM t   (same arguments, no scoring)
 #   og_predict     SELECT sum(og_predict('bench', f)) FROM t
 #   SQL            the same linear model as a dot product in plain SQL (one run)
-# Prints each time and its ratio to og_predict.  Assumes og_model is built
-# and installed (./setup.sh bench does both first).
+# Prints each time and its ratio to og_predict.  Then test/bench/bench_trees.py
+# (with the virtual environment's python) trains two XGBoost models on random
+# data (100 trees of depth 6, 500 of depth 8), saves them with
+# mlflow.xgboost.save_model under the cluster's run dir, loads them with
+# og_load_model('file://...') and times og_predict on the same rows against
+# XGBoost's own inplace_predict (in memory, nthread=1), psycopg fetch +
+# inplace_predict, PL/Python calling XGBoost on array_agg batches, the no-op and
+# the scan floor (best of OG_BENCH_TREE_RUNS runs, default 3, and
+# OG_BENCH_TREE_BIG_RUNS, default 2, for the 500-tree model; OG_BENCH_TREES=0
+# skips that part).  Assumes og_model is built and installed and the virtual
+# environment exists (./setup.sh bench does all three first).
 
 set -euo pipefail
 
@@ -18,11 +27,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 # shellcheck source=test/lib/cluster.sh
 source "$ROOT/test/lib/cluster.sh"
 
+# MLflow (save_model in bench_trees.py) sends no usage telemetry.
+export MLFLOW_DISABLE_TELEMETRY=true
+: "${OG_VENV:=$ROOT/.venv}"
+
 CLUSTER=bench
 PORT=54330
 DB=og_bench
 ROWS="${OG_BENCH_ROWS:-1000000}"
 RUNS="${OG_BENCH_RUNS:-5}"
+TREES="${OG_BENCH_TREES:-1}"
+TREE_RUNS="${OG_BENCH_TREE_RUNS:-3}"
+TREE_BIG_RUNS="${OG_BENCH_TREE_BIG_RUNS:-2}"
 FEATURES=32
 
 og_info "Building the benchmark's no-op function"
@@ -33,6 +49,8 @@ cluster_init "$CLUSTER" "$PORT"
 cluster_set "$CLUSTER" shared_buffers 1GB
 cluster_set "$CLUSTER" jit off
 cluster_set "$CLUSTER" max_parallel_workers_per_gather 0
+# Room for the linear model and the two tree models (the 500-tree one is ~10MB).
+cluster_set "$CLUSTER" og_model.shared_memory_size 128MB
 stage_fixtures "$CLUSTER"
 rundir="$(cluster_rundir "$CLUSTER")"
 install -m 755 "$ROOT/test/bench/og_bench.so" "$rundir/og_bench.so"
@@ -107,4 +125,13 @@ SELECT round(((SELECT ms FROM results WHERE query = 'og_predict')
 			  - (SELECT ms FROM results WHERE query = 'no-op C function on the same array'))::numeric
 			 * 1e6 / (SELECT count(*) FROM bench_rows), 1) AS "scoring ns per row above the no-op";
 SQL
+
+if [[ "$TREES" != 0 ]]; then
+    [[ -x "$OG_VENV/bin/python" ]] || og_die "$OG_VENV/bin/python not found: run ./setup.sh bench"
+    og_info "Tree models: XGBoost through og_predict, in Python and in PL/Python (test/bench/bench_trees.py)"
+    rm -rf -- "$rundir/trees"
+    "$OG_VENV/bin/python" "$ROOT/test/bench/bench_trees.py" \
+        --host "$(cluster_sockdir "$CLUSTER")" --port "$PORT" --dbname "$DB" \
+        --workdir "$rundir/trees" --runs "$TREE_RUNS" --big-runs "$TREE_BIG_RUNS"
+fi
 cluster_stop "$CLUSTER"

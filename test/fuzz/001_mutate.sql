@@ -39,18 +39,23 @@ $$;
 
 DO $$
 DECLARE
-	seeds text[] := ARRAY['linear3', 'logistic3', 'tensor_signature', 'no_signature', 'lightgbm_sklearn'];
+	seeds text[] := ARRAY['linear3', 'logistic3', 'tensor_signature', 'no_signature', 'lightgbm_sklearn',
+		'xgb_small_json', 'xgb_small_ubj'];
+	data_files text[] := ARRAY['model.json', 'model.json', 'model.json', 'model.json', 'model.json',
+		'model.json', 'model.ubj'];
+	k int;
 	dir text := og_test.scratch('fuzz');
 	seed text; ml bytea; js bytea; target text;
 	s text; m text; i int;
 BEGIN
 	PERFORM setseed(0.4242);
 	PERFORM og_test.mkdir(dir);
-	FOR i IN 1..2500 LOOP
-		seed := seeds[1 + (i % array_length(seeds, 1))];
+	FOR i IN 1..3500 LOOP
+		k := 1 + (i % array_length(seeds, 1));
+		seed := seeds[k];
 		ml := pg_read_binary_file(current_setting('og_test.fixtures') || '/models/' || seed || '/MLmodel');
 		BEGIN
-			js := pg_read_binary_file(current_setting('og_test.fixtures') || '/models/' || seed || '/model.json');
+			js := pg_read_binary_file(current_setting('og_test.fixtures') || '/models/' || seed || '/' || data_files[k]);
 		EXCEPTION WHEN undefined_file THEN
 			js := '\x'::bytea;
 		END;
@@ -58,7 +63,7 @@ BEGIN
 		IF target IN ('MLmodel', 'both') THEN ml := pg_temp.mutate(ml); END IF;
 		IF target IN ('model.json', 'both') THEN js := pg_temp.mutate(js); END IF;
 		PERFORM og_test.write_file(dir || '/MLmodel', ml);
-		PERFORM og_test.write_file(dir || '/model.json', js);
+		PERFORM og_test.write_file(dir || '/' || data_files[k], js);
 		BEGIN
 			PERFORM og_load_model('fz', 'file://' || dir);
 			-- a model that loaded must score a row of zeros (or refuse it clearly)
@@ -77,7 +82,7 @@ BEGIN
 END
 $$;
 
-SELECT is((SELECT count(*)::int FROM fuzz_log), 2500, 'every mutated model was tried, the server survived');
+SELECT is((SELECT count(*)::int FROM fuzz_log), 3500, 'every mutated model was tried, the server survived');
 SELECT is((SELECT count(*)::int FROM fuzz_log WHERE sqlstate LIKE 'XX%' OR sqlstate LIKE 'score:XX%'), 0,
 	'no internal errors');
 SELECT is((SELECT count(*)::int FROM fuzz_log WHERE sqlstate LIKE 'score:%'), 0,

@@ -28,11 +28,11 @@ SELECT is(pg_temp.load_err('string_input'),
 
 -- flavors
 SELECT is(pg_temp.load_err('xgboost_flavor'),
-	'0A000 | cannot load model "m": the xgboost flavor is not supported yet | This version of og_model scores the og_model flavor only. | ',
-	'the xgboost flavor is recognised and not supported yet');
+	'58P01 | could not read "' || current_setting('og_test.fixtures') || '/models/xgboost_flavor/model.ubj" for model "m": No such file or directory |  | ',
+	'the xgboost flavor names its model file');
 SELECT is(pg_temp.load_err('lightgbm_booster'),
-	'0A000 | cannot load model "m": the lightgbm flavor is not supported yet | This version of og_model scores the og_model flavor only. | ',
-	'the lightgbm flavor is recognised and not supported yet');
+	'58P01 | could not read "' || current_setting('og_test.fixtures') || '/models/lightgbm_booster/model.lgb" for model "m": No such file or directory |  | ',
+	'the lightgbm flavor names its model file');
 SELECT is(pg_temp.load_err('lightgbm_sklearn'),
 	'0A000 | cannot load model "m": its LightGBM model is a Python pickle | mlflow.lightgbm.log_model saves scikit-learn API models (lightgbm.sklearn.LGBMClassifier) with pickle, which only Python can read. | Log the underlying booster instead: mlflow.lightgbm.log_model(model.booster_, ...).',
 	'sklearn-API LightGBM pickles are explained');

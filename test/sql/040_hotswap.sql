@@ -10,8 +10,8 @@ SELECT is(og_predict('t040', ARRAY[1, 2, 3]::float8[]), 1.5::float8, 'A serves')
 -- a failed load leaves the old version serving
 SELECT throws_ok($$SELECT og_load_model('t040', og_test.fx('json_syntax'))$$, '22P02',
 	'invalid JSON in model.json of model "t040"', 'a bad model file fails to load');
-SELECT throws_ok($$SELECT og_load_model('t040', og_test.fx('xgboost_flavor'))$$, '0A000',
-	'cannot load model "t040": the xgboost flavor is not supported yet', 'an unsupported flavor fails to load');
+SELECT throws_ok($$SELECT og_load_model('t040', og_test.fx('pyfunc_only'))$$, '0A000',
+	'cannot load model "t040": none of its flavors can be scored by og_model', 'an unsupported flavor fails to load');
 SELECT is(og_predict('t040', ARRAY[1, 2, 3]::float8[]), 1.5::float8, 'A still serves after failed loads');
 SELECT is((SELECT source FROM og_model.models WHERE name = 't040'), og_test.fx('swap_a'),
 	'og_model.models still shows A');
