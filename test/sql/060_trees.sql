@@ -2,7 +2,7 @@
 -- missing values (NULL, NaN) follow the trees' default directions.  The agreement with the
 -- libraries themselves on thousands of rows is tested in test/integration/test_trees.py.
 BEGIN;
-SELECT plan(12);
+SELECT plan(14);
 
 SELECT is(
 	(SELECT row(flavor, format, task, objective, n_features, n_outputs, n_trees)::text
@@ -42,6 +42,18 @@ SELECT is(og_test.err(format('SELECT og_load_model(%L, %L)', 't060_json', 'file:
 	'0A000 | model.xgb of model "t060_json" is not XGBoost JSON or UBJSON | It looks like XGBoost''s legacy binary format (XGBoost before 2.1 wrote model.xgb that way), which og_model does not read. | Re-save the model as JSON or UBJSON: booster.save_model("model.json"), or mlflow.xgboost.log_model(booster, ..., model_format="json").',
 	'a legacy binary XGBoost model is refused with a hint');
 SELECT is((SELECT format FROM og_model.models WHERE name = 't060_json'), 'json', 'the failed load changed nothing');
+
+-- XGBoost's JSON may hold NaN and Infinity tokens, which strict JSON parsers reject
+SELECT og_test.mkdir(og_test.scratch('t060_tokens'));
+SELECT og_test.write_file(og_test.scratch('t060_tokens/MLmodel'),
+	pg_read_binary_file(current_setting('og_test.fixtures') || '/models/xgb_small_json/MLmodel'));
+SELECT og_test.write_file(og_test.scratch('t060_tokens/model.json'), convert_to(replace(
+	convert_from(pg_read_binary_file(current_setting('og_test.fixtures') || '/models/xgb_small_json/model.json'), 'UTF8'),
+	'"loss_changes":[', '"loss_changes":[NaN,Infinity,-Infinity,'), 'UTF8'));
+SELECT lives_ok(format($$SELECT og_load_model('t060_tokens', %L)$$, 'file://' || og_test.scratch('t060_tokens')),
+	'NaN and Infinity tokens are read');
+SELECT is(og_predict('t060_tokens', ARRAY[0.5, 1, 2]::float8[]), og_predict('t060_json', ARRAY[0.5, 1, 2]::float8[]),
+	'the model with the tokens scores like the original');
 
 -- a gblinear model is not a tree model
 SELECT og_test.write_file(og_test.scratch('t060_legacy/model.xgb'), convert_to(
