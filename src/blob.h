@@ -76,6 +76,9 @@ typedef enum OgTransform
 #define OG_BLOB_SUM_FLOAT32		0x0002	/* accumulate in float4 (XGBoost) */
 #define OG_BLOB_PROBA_SIGMOID	0x0004	/* probabilities: sigmoid of the output
 										 * (binary:logitraw) */
+#define OG_BLOB_PLAIN_FLOAT32	0x0008	/* every split is a numeric float4
+										 * compare with NaN as missing: eval.c
+										 * takes its fast path */
 
 typedef struct OgBlobHeader
 {

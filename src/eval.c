@@ -145,6 +145,51 @@ OgTreeLeaf(const OgNode *nodes, const uint32 *cats, uint32 i, const OgFeatures *
 	}
 }
 
+#define OG_FAST_MAX_FEATURES	1024
+
+/*
+ * The common XGBoost case, numeric splits only: features converted to float
+ * once per row, and a node loop with one test for missing and one compare.
+ */
+static void
+OgEvalTreesPlainFloat32(const OgBlobHeader *m, const OgFeatures *x, double *raw)
+{
+	const OgTree *trees = OgBlobAt(m, m->trees);
+	const OgNode *nodes = OgBlobAt(m, m->nodes);
+	const double *base = OgBlobAt(m, m->base_score);
+	float		xf[OG_FAST_MAX_FEATURES];
+	uint32		t,
+				k;
+
+	for (k = 0; k < m->n_features; k++)
+		xf[k] = (float) OgFeatureGet(x, k);
+	for (k = 0; k < m->n_outputs; k++)
+		raw[k] = (float) base[k];
+	for (t = 0; t < m->n_trees; t++)
+	{
+		const OgNode *n = &nodes[trees[t].root];
+		float		acc;
+
+		while (n->feature >= 0)
+		{
+			float		v = xf[n->feature];
+			uint32		next;
+
+			if (isnan(v))
+				next = (n->flags & OG_NODE_DEFAULT_LEFT) ? n->left : n->right;
+			else
+				next = v < (float) n->value ? n->left : n->right;
+			n = &nodes[next];
+		}
+		acc = (float) raw[trees[t].output];
+		if (trees[t].weight == 1.0)
+			acc += (float) n->value;
+		else
+			acc += (float) trees[t].weight * (float) n->value;
+		raw[trees[t].output] = acc;
+	}
+}
+
 static void
 OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 {
@@ -155,6 +200,12 @@ OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 	uint32		t,
 				k;
 
+	if ((m->flags & OG_BLOB_PLAIN_FLOAT32) && (m->flags & OG_BLOB_SUM_FLOAT32) &&
+		m->n_features <= OG_FAST_MAX_FEATURES)
+	{
+		OgEvalTreesPlainFloat32(m, x, raw);
+		return;
+	}
 	if (m->flags & OG_BLOB_SUM_FLOAT32)
 	{
 		/* XGBoost: float accumulation from the base margin, in tree order */

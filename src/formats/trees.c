@@ -257,6 +257,23 @@ OgTreesFinish(OgTreeBuild *tb, OgBlobBuilder *b, uint32 n_features,
 	head->lin_features = lin_f_off;
 	head->lin_coeffs = lin_c_off;
 	head->max_depth = max_depth;
+	{
+		bool		plain = true;
+		int			i;
+
+		for (i = 0; i < tb->n_nodes && plain; i++)
+		{
+			const OgNode *n = &tb->nodes[i];
+
+			if (n->feature >= 0 &&
+				(n->flags & ~OG_NODE_DEFAULT_LEFT) != (OG_NODE_FLOAT32 | OG_NODE_MISSING_NAN))
+				plain = false;
+			if (n->feature < 0 && (n->flags & OG_NODE_LINEAR_LEAF))
+				plain = false;
+		}
+		if (plain)
+			head->flags |= OG_BLOB_PLAIN_FLOAT32;
+	}
 	head->n_features = n_features;
 	head->n_outputs = n_outputs;
 	head->flags |= OG_BLOB_HANDLES_MISSING;
