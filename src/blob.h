@@ -121,6 +121,8 @@ typedef struct OgBlobHeader
 	uint32		max_depth;		/* deepest path, for information */
 	OgOffset	lin_features;	/* uint32[]: linear leaves' features */
 	OgOffset	lin_coeffs;		/* double[]: linear leaves' coefficients */
+	OgOffset	fast_nodes;		/* OgFastNode[n_nodes] with PLAIN_FLOAT32 */
+	uint32		reserved2;
 	double		sigmoid_scale;	/* z multiplier of the sigmoid transforms */
 	double		output_scale;	/* raw sum multiplier (1, or 1/n to average) */
 } OgBlobHeader;
@@ -173,6 +175,22 @@ typedef struct OgNode
 	uint32		cat_count;		/* number of words (or linear terms) */
 	double		value;			/* threshold, or the leaf's output */
 } OgNode;
+
+/*
+ * A 16-byte copy of a node for the PLAIN_FLOAT32 fast path (XGBoost numeric
+ * trees): four nodes per cache line instead of one and a half.
+ */
+#define OG_FAST_LEAF			0x80000000
+#define OG_FAST_DEFAULT_LEFT	0x40000000
+#define OG_FAST_FEATURE_MASK	0x3FFFFFFF
+
+typedef struct OgFastNode
+{
+	uint32		left;
+	uint32		right;
+	uint32		bits;			/* OG_FAST_* flags | feature */
+	float		value;			/* threshold, or the leaf's output */
+} OgFastNode;
 
 #define OgBlobAt(blob, off)	((const void *) ((const char *) (blob) + (off)))
 #define OgBlobString(blob, off) \

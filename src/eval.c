@@ -155,7 +155,7 @@ static void
 OgEvalTreesPlainFloat32(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 {
 	const OgTree *trees = OgBlobAt(m, m->trees);
-	const OgNode *nodes = OgBlobAt(m, m->nodes);
+	const OgFastNode *nodes = OgBlobAt(m, m->fast_nodes);
 	const double *base = OgBlobAt(m, m->base_score);
 	float		xf[OG_FAST_MAX_FEATURES];
 	uint32		t,
@@ -167,18 +167,18 @@ OgEvalTreesPlainFloat32(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 		raw[k] = (float) base[k];
 	for (t = 0; t < m->n_trees; t++)
 	{
-		const OgNode *n = &nodes[trees[t].root];
+		const OgFastNode *n = &nodes[trees[t].root];
 		float		acc;
 
-		while (n->feature >= 0)
+		while (!(n->bits & OG_FAST_LEAF))
 		{
-			float		v = xf[n->feature];
+			float		v = xf[n->bits & OG_FAST_FEATURE_MASK];
 			uint32		next;
 
 			if (isnan(v))
-				next = (n->flags & OG_NODE_DEFAULT_LEFT) ? n->left : n->right;
+				next = (n->bits & OG_FAST_DEFAULT_LEFT) ? n->left : n->right;
 			else
-				next = v < (float) n->value ? n->left : n->right;
+				next = v < n->value ? n->left : n->right;
 			n = &nodes[next];
 		}
 		acc = (float) raw[trees[t].output];

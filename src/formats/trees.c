@@ -271,8 +271,29 @@ OgTreesFinish(OgTreeBuild *tb, OgBlobBuilder *b, uint32 n_features,
 			if (n->feature < 0 && (n->flags & OG_NODE_LINEAR_LEAF))
 				plain = false;
 		}
-		if (plain)
+		if (plain && tb->n_nodes > 0)
+		{
+			OgFastNode *fast = palloc_extended(sizeof(OgFastNode) * tb->n_nodes, MCXT_ALLOC_HUGE);
+			OgOffset	fast_off;
+
+			for (i = 0; i < tb->n_nodes; i++)
+			{
+				const OgNode *n = &tb->nodes[i];
+
+				fast[i].left = n->left;
+				fast[i].right = n->right;
+				fast[i].value = (float) n->value;
+				if (n->feature < 0)
+					fast[i].bits = OG_FAST_LEAF;
+				else
+					fast[i].bits = (uint32) n->feature |
+						((n->flags & OG_NODE_DEFAULT_LEFT) ? OG_FAST_DEFAULT_LEFT : 0);
+			}
+			fast_off = OgBlobAppend(b, fast, sizeof(OgFastNode) * tb->n_nodes);
+			head = OgBlobHead(b);
+			head->fast_nodes = fast_off;
 			head->flags |= OG_BLOB_PLAIN_FLOAT32;
+		}
 	}
 	head->n_features = n_features;
 	head->n_outputs = n_outputs;
