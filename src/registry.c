@@ -404,15 +404,24 @@ OgRemoteCredentialsFor(OgRemote *r, const char *url)
 	return NULL;
 }
 
-/* GET base+path; the body of a 200 answer, else an error. */
+/* GET url; any HTTP answer, or an error when none came. */
 static OgHttpResponse *
-OgRemoteGet(OgRemote *r, const char *url, Size max, const char *limit_name,
-			const char *not_found, int not_found_code, bool alias_lookup)
+OgRemoteFetch(OgRemote *r, const char *url, Size max, const char *limit_name)
 {
 	OgHttpResponse *resp = palloc0(sizeof(OgHttpResponse));
 
 	OgHttpGet(url, OgRemoteCredentialsFor(r, url), max, resp);
 	OgRemoteCheckTransport(r, resp, url, max, limit_name);
+	return resp;
+}
+
+/* GET url; the body of a 200 answer, else an error. */
+static OgHttpResponse *
+OgRemoteGet(OgRemote *r, const char *url, Size max, const char *limit_name,
+			const char *not_found, int not_found_code, bool alias_lookup)
+{
+	OgHttpResponse *resp = OgRemoteFetch(r, url, max, limit_name);
+
 	if (resp->status != 200)
 		OgRemoteHttpError(r, resp, url, not_found, not_found_code, alias_lookup);
 	return resp;
@@ -726,12 +735,10 @@ OgRemoteRead(OgSource *src, const char *relpath, Size max,
 
 	if (r->registry_name && !r->use_download_uri)
 	{
-		resp = palloc0(sizeof(OgHttpResponse));
 		url = psprintf("%s/model-versions/get-artifact?name=%s&version=%s&path=%s",
 					   r->base, OgUrlEscape(r->registry_name), OgUrlEscape(r->version),
 					   OgUrlEscape(relpath));
-		OgHttpGet(url, OgRemoteCredentialsFor(r, url), max, resp);
-		OgRemoteCheckTransport(r, resp, url, max, limit_name);
+		resp = OgRemoteFetch(r, url, max, limit_name);
 		if (resp->status == 200)
 		{
 			*len = resp->len;
