@@ -26,15 +26,16 @@ OgBlobCheckSize(OgBlobBuilder *b, Size extra)
 	if ((Size) b->buf.len + extra + MAXIMUM_ALIGNOF > OG_MAX_BLOB_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("compiled model would exceed %zu bytes",
-						(Size) OG_MAX_BLOB_BYTES)));
+				 errmsg("compiled model \"%s\" would exceed %zu bytes",
+						b->model, (Size) OG_MAX_BLOB_BYTES)));
 }
 
 void
-OgBlobBegin(OgBlobBuilder *b)
+OgBlobBegin(OgBlobBuilder *b, const char *model)
 {
 	OgBlobHeader head;
 
+	b->model = model;
 	initStringInfo(&b->buf);
 	memset(&head, 0, sizeof(head));
 	head.magic = OG_BLOB_MAGIC;

@@ -200,9 +200,10 @@ typedef struct OgFastNode
 typedef struct OgBlobBuilder
 {
 	StringInfoData buf;
+	const char *model;			/* for messages */
 } OgBlobBuilder;
 
-extern void OgBlobBegin(OgBlobBuilder *b);
+extern void OgBlobBegin(OgBlobBuilder *b, const char *model);
 extern OgBlobHeader *OgBlobHead(OgBlobBuilder *b);
 extern OgOffset OgBlobAppend(OgBlobBuilder *b, const void *data, Size len);
 extern OgOffset OgBlobAppendString(OgBlobBuilder *b, const char *s);

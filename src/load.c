@@ -346,7 +346,7 @@ OgCompile(OgSource *src, Size *size)
 					"og_model.max_artifact_bytes", &len);
 	sha = OgSha256Hex(buf, len);
 
-	OgBlobBegin(&b);
+	OgBlobBegin(&b, src->model);
 	if (strcmp(flavor, "xgboost") == 0)
 		OgXgboostCompile(&mlm, data, buf, len, &b);
 	else if (strcmp(flavor, "lightgbm") == 0)
