@@ -122,7 +122,7 @@ typedef struct OgBlobHeader
 	OgOffset	lin_features;	/* uint32[]: linear leaves' features */
 	OgOffset	lin_coeffs;		/* double[]: linear leaves' coefficients */
 	OgOffset	fast_nodes;		/* OgFastNode[n_nodes] with PLAIN_FLOAT32 */
-	uint32		reserved2;
+	OgOffset	reference;	/* OgRefHeader (reference.h), or 0 */
 	double		sigmoid_scale;	/* z multiplier of the sigmoid transforms */
 	double		output_scale;	/* raw sum multiplier (1, or 1/n to average) */
 } OgBlobHeader;

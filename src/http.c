@@ -242,6 +242,22 @@ OgHttpSetup(OgHttpTransfer *t, const char *url, const OgCredentials *cred)
 		curl_multi_add_handle(t->multi, easy) == CURLM_OK;
 }
 
+/* Make the request a POST of a JSON body (copied by libcurl). */
+static bool
+OgHttpSetBody(OgHttpTransfer *t, const char *json)
+{
+	struct curl_slist *h = curl_slist_append(t->headers, "Content-Type: application/json");
+
+	if (h == NULL)
+		return false;
+	t->headers = h;
+	return curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers) == CURLE_OK &&
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(json)) == CURLE_OK &&
+		curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, json) == CURLE_OK &&
+		/* a redirect must not turn the POST into a GET or resend it elsewhere */
+		curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+}
+
 /*
  * Run the transfer to its end.  A pending cancel or termination raises its
  * error from CHECK_FOR_INTERRUPTS() between steps; the caller's PG_FINALLY
@@ -288,6 +304,14 @@ void
 OgHttpGet(const char *url, const OgCredentials *cred, Size max_bytes,
 		  OgHttpResponse *resp)
 {
+	OgHttpPostJson(url, cred, NULL, max_bytes, resp);
+}
+
+/* POST a JSON body (or GET when json is NULL), as OgHttpGet. */
+void
+OgHttpPostJson(const char *url, const OgCredentials *cred, const char *json,
+			   Size max_bytes, OgHttpResponse *resp)
+{
 	OgHttpTransfer *volatile t = palloc0(sizeof(OgHttpTransfer));
 
 	memset(resp, 0, sizeof(*resp));
@@ -301,7 +325,8 @@ OgHttpGet(const char *url, const OgCredentials *cred, Size max_bytes,
 
 		t->easy = curl_easy_init();
 		t->multi = curl_multi_init();
-		if (t->easy == NULL || t->multi == NULL || !OgHttpSetup(t, url, cred))
+		if (t->easy == NULL || t->multi == NULL || !OgHttpSetup(t, url, cred) ||
+			(json != NULL && !OgHttpSetBody(t, json)))
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory"),

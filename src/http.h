@@ -42,6 +42,9 @@ extern int	og_http_timeout_ms;
 extern void OgHttpInit(void);
 extern void OgHttpGet(const char *url, const OgCredentials *cred,
 					  Size max_bytes, OgHttpResponse *resp);
+extern void OgHttpPostJson(const char *url, const OgCredentials *cred,
+						   const char *json, Size max_bytes,
+						   OgHttpResponse *resp);
 extern char *OgRedactUrl(const char *url);
 extern char *OgUrlEscape(const char *s);
 

@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -32,9 +34,12 @@
 
 #include "formats/formats.h"
 #include "http.h"
+#include "json.h"
 #include "load.h"
 #include "mlmodel.h"
+#include "reference.h"
 #include "source.h"
+#include "stats.h"
 #include "store.h"
 
 PG_FUNCTION_INFO_V1(og_load_model);
@@ -457,6 +462,66 @@ OgModelRow(const OgBlobHeader *m, Datum *values, bool *nulls)
 #undef OG_TEXT
 }
 
+/*
+ * The reference og_set_reference() stored for this artifact (it takes
+ * precedence over one in the model file), or NULL when there is none.
+ */
+static OgRefHeader *
+OgStoredReference(const char *name, const OgBlobHeader *blob)
+{
+	const char *sha = OgBlobString(blob, blob->sha256);
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *json = NULL;
+	OgRefHeader *ref = NULL;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+
+	if (sha == NULL)
+		return NULL;
+	args[0] = CStringGetTextDatum(name);
+	args[1] = CStringGetTextDatum(sha);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT reference::text FROM og_model.feature_references "
+							  "WHERE model = $1 AND sha256 = $2",
+							  2, types, args, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext spicxt = MemoryContextSwitchTo(cxt);
+
+			json = TextDatumGetCString(d);
+			MemoryContextSwitchTo(spicxt);
+		}
+	}
+	SPI_finish();
+	if (json)
+	{
+		const char **fnames = palloc0(sizeof(char *) * Max(blob->n_features, 1));
+		cJSON	   *volatile root = NULL;
+		uint32		i;
+
+		for (i = 0; i < blob->n_features; i++)
+			fnames[i] = OgBlobFeatureName(blob, (int) i);
+		PG_TRY();
+		{
+			root = OgJsonParse(name, "og_model.feature_references", json, strlen(json));
+			ref = OgRefFromJson(root, name, "og_model.feature_references",
+								blob->n_features, fnames);
+		}
+		PG_FINALLY();
+		{
+			if (root)
+				cJSON_Delete(root);
+		}
+		PG_END_TRY();
+	}
+	return ref;
+}
+
 Datum
 og_load_model(PG_FUNCTION_ARGS)
 {
@@ -473,6 +538,7 @@ og_load_model(PG_FUNCTION_ARGS)
 	Datum		values[OG_MODELS_COLS];
 	bool		nulls[OG_MODELS_COLS];
 	HeapTuple	tuple;
+	bool		created;
 
 	OgStoreCheckAvailable();
 	OgCheckModelName(name);
@@ -498,7 +564,19 @@ og_load_model(PG_FUNCTION_ARGS)
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
 	blob->load_ms = INSTR_TIME_GET_MILLISEC(elapsed);
-	OgStorePublish(name, blob, size);
+	created = OgStatsPrepare(blob, name, OgStoredReference(name, blob));
+	PG_TRY();
+	{
+		OgStorePublish(name, blob, size);
+	}
+	PG_CATCH();
+	{
+		if (created)
+			OgStatsForget(blob, name);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	OgStatsServing(blob, name);
 
 	MemoryContextSwitchTo(oldcxt);
 	OgModelRow(blob, values, nulls);
@@ -513,9 +591,14 @@ og_unload_model(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
+	bool		loaded;
+
 	OgStoreCheckAvailable();
 	OgCheckModelName(name);
-	PG_RETURN_BOOL(OgStoreUnload(name));
+	loaded = OgStoreUnload(name);
+	/* also the statistics of versions not loaded since a restart */
+	OgStatsDrop(name);
+	PG_RETURN_BOOL(loaded);
 }
 
 typedef struct OgModelsScan

@@ -15,6 +15,7 @@
 
 #include "json.h"
 #include "load.h"
+#include "stats.h"
 #include "store.h"
 
 PG_MODULE_MAGIC;
@@ -26,6 +27,7 @@ _PG_init(void)
 {
 	OgJsonInit();
 	OgStoreInit();
+	OgStatsInit();
 	OgLoadInit();
 	MarkGUCPrefixReserved("og_model");
 }

@@ -18,9 +18,11 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
+#include "portability/instr_time.h"
 #include "utils/builtins.h"
 
 #include "eval.h"
+#include "stats.h"
 #include "store.h"
 
 PG_FUNCTION_INFO_V1(og_predict);
@@ -35,6 +37,8 @@ typedef struct OgPredictState
 	int			out_cap;
 	double	   *gathered;		/* features with NULLs expanded to NaN */
 	int			gathered_cap;
+	OgStatsPending *stats;		/* this backend's counts for the version */
+	double		value;			/* what og_predict returns for the row */
 } OgPredictState;
 
 static OgPredictState *
@@ -84,7 +88,8 @@ OgFeatureDescribe(const OgBlobHeader *m, int i, char *buf, Size len)
  */
 static void
 OgReadFeatures(FunctionCallInfo fcinfo, const char *model_name,
-			   const OgBlobHeader *m, bool is_float4, OgFeatures *x)
+			   const OgBlobHeader *m, bool is_float4, OgFeatures *x,
+			   OgStatsPending *stats)
 {
 	struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(1));
 	const char *base;
@@ -101,18 +106,24 @@ OgReadFeatures(FunctionCallInfo fcinfo, const char *model_name,
 	memcpy(&dataoffset, base + offsetof(ArrayType, dataoffset), sizeof(int32));
 
 	if (ndim > 1)
+	{
+		OgStatsError(stats, OG_ERR_BAD_INPUT);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("features for model \"%s\" must be a one-dimensional array",
 						model_name),
 				 errdetail("The array has %d dimensions.", ndim)));
+	}
 	if (ndim == 1)
 		memcpy(&n, base + sizeof(ArrayType), sizeof(int));
 	if ((uint32) n != m->n_features)
+	{
+		OgStatsError(stats, OG_ERR_BAD_INPUT);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("model \"%s\" expects %u features, got %d",
 						model_name, m->n_features, n)));
+	}
 
 	x->n = n;
 	x->is_float4 = is_float4;
@@ -142,17 +153,38 @@ OgReadFeatures(FunctionCallInfo fcinfo, const char *model_name,
  * Score one row into st->out (n_outputs values, in output space).
  */
 static const OgBlobHeader *
-OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, const char **name_out)
+OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, bool proba,
+			 const char **name_out)
 {
 	OgPredictState *st = OgPredictGetState(fcinfo);
 	text	   *name = PG_GETARG_TEXT_PP(0);
 	const OgBlobHeader *m;
 	OgFeatures	x;
 	double	   *out;
+	OgStatsPending *stats;
+	bool		sample = false;
+	bool		missing = false;
+	instr_time	t0;
 
 	m = OgStoreGet(st->handle, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 	*name_out = st->handle->name;
-	OgReadFeatures(fcinfo, st->handle->name, m, is_float4, &x);
+	stats = st->stats = OgStatsFor(st->stats, m);
+	if (stats && unlikely(--stats->countdown <= 0))
+	{
+		sample = true;
+		INSTR_TIME_SET_CURRENT(t0);
+	}
+
+	if (proba && m->task == OG_TASK_REGRESSION)
+	{
+		OgStatsError(stats, OG_ERR_OTHER);
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("model \"%s\" is a regression model and has no class probabilities",
+						st->handle->name),
+				 errhint("Use og_predict() for regression models.")));
+	}
+	OgReadFeatures(fcinfo, st->handle->name, m, is_float4, &x, stats);
 
 	if (x.nulls != NULL)
 	{
@@ -167,6 +199,7 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, const char **name_out)
 				if (OgFeatureIsNull(&x, i))
 					break;
 			OgFeatureDescribe(m, i, what, sizeof(what));
+			OgStatsError(stats, OG_ERR_MISSING);
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("model \"%s\" does not accept missing feature values",
@@ -179,6 +212,14 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, const char **name_out)
 		x.data = (const char *) g;
 		x.nulls = NULL;
 		x.is_float4 = false;
+		missing = true;
+	}
+	else if (stats && (m->flags & OG_BLOB_HANDLES_MISSING))
+	{
+		int			i;
+
+		for (i = 0; i < x.n && !missing; i++)
+			missing = isnan(OgFeatureGet(&x, i));
 	}
 
 	out = OgPredictBuffer(fcinfo, &st->out, &st->out_cap, m->n_outputs);
@@ -197,6 +238,7 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, const char **name_out)
 				char		what[128];
 
 				OgFeatureDescribe(m, i, what, sizeof(what));
+				OgStatsError(stats, OG_ERR_NON_FINITE);
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
 						 errmsg("model \"%s\" cannot score non-finite feature values",
@@ -207,15 +249,6 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, const char **name_out)
 		}
 	}
 	OgEvalTransform(m, out);
-	return m;
-}
-
-static Datum
-OgPredictScalar(FunctionCallInfo fcinfo, bool is_float4)
-{
-	const char *name;
-	const OgBlobHeader *m = OgPredictRow(fcinfo, is_float4, &name);
-	OgPredictState *st = (OgPredictState *) fcinfo->flinfo->fn_extra;
 
 	if (m->task == OG_TASK_MULTICLASS)
 	{
@@ -223,27 +256,47 @@ OgPredictScalar(FunctionCallInfo fcinfo, bool is_float4)
 					best = 0;
 
 		for (k = 1; k < m->n_outputs; k++)
-			if (st->out[k] > st->out[best])
+			if (out[k] > out[best])
 				best = k;
-		PG_RETURN_FLOAT8((double) best);
+		st->value = (double) best;
 	}
-	PG_RETURN_FLOAT8(st->out[0]);
+	else
+		st->value = out[0];
+
+	if (stats)
+	{
+		if (unlikely(sample))
+		{
+			instr_time	t1;
+
+			INSTR_TIME_SET_CURRENT(t1);
+			INSTR_TIME_SUBTRACT(t1, t0);
+			OgStatsSample(stats, m, &x, INSTR_TIME_GET_DOUBLE(t1) * 1e6);
+		}
+		OgStatsPrediction(stats, st->value, missing);
+	}
+	return m;
+}
+
+static Datum
+OgPredictScalar(FunctionCallInfo fcinfo, bool is_float4)
+{
+	const char *name;
+	OgPredictState *st;
+
+	(void) OgPredictRow(fcinfo, is_float4, false, &name);
+	st = (OgPredictState *) fcinfo->flinfo->fn_extra;
+	PG_RETURN_FLOAT8(st->value);
 }
 
 static Datum
 OgPredictProba(FunctionCallInfo fcinfo, bool is_float4)
 {
 	const char *name;
-	const OgBlobHeader *m = OgPredictRow(fcinfo, is_float4, &name);
+	const OgBlobHeader *m = OgPredictRow(fcinfo, is_float4, true, &name);
 	OgPredictState *st = (OgPredictState *) fcinfo->flinfo->fn_extra;
 	ArrayType  *result;
 
-	if (m->task == OG_TASK_REGRESSION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("model \"%s\" is a regression model and has no class probabilities",
-						name),
-				 errhint("Use og_predict() for regression models.")));
 	if (m->task == OG_TASK_BINARY)
 	{
 		Datum		p[2];

@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -909,4 +910,94 @@ OgRegistryResolve(OgSource *src)
 		OgRemoteResolveLatest(r);
 	else
 		OgRemoteResolveVersion(r, version);
+}
+
+/*
+ * Log metrics to an MLflow run (runs/log-batch) on og_model.tracking_uri,
+ * with the same credentials as loads.  Raises an ERROR naming the model
+ * when the server cannot be reached or refuses.
+ */
+void
+OgRegistryLogMetrics(const char *model, const char *run_id, int n,
+					 const char *const *keys, const double *values)
+{
+	OgRemote   *r = palloc0(sizeof(OgRemote));
+	OgSource	src;
+	OgHttpResponse resp;
+	cJSON	   *volatile body = NULL;
+	char	   *json = NULL;
+	char	   *url;
+	size_t		len;
+	int64		now_ms = (int64) (time(NULL)) * 1000;
+
+	if (og_tracking_uri == NULL || og_tracking_uri[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot log metrics of model \"%s\": og_model.tracking_uri is not set",
+						model)));
+	memset(&src, 0, sizeof(src));
+	src.model = model;
+	src.ref = run_id;
+	r->src = &src;
+	r->base = pstrdup(og_tracking_uri);
+	len = strlen(r->base);
+	while (len > 0 && r->base[len - 1] == '/')
+		r->base[--len] = '\0';
+	r->server = OgRedactUrl(r->base);
+	OgCredentialsLoad(r);
+
+	PG_TRY();
+	{
+		cJSON	   *metrics;
+		int			i;
+
+		body = cJSON_CreateObject();
+		if (body == NULL ||
+			cJSON_AddStringToObject(body, "run_id", run_id) == NULL ||
+			(metrics = cJSON_AddArrayToObject(body, "metrics")) == NULL)
+			elog(ERROR, "out of memory");
+		for (i = 0; i < n; i++)
+		{
+			cJSON	   *m = cJSON_CreateObject();
+
+			if (m == NULL || !cJSON_AddItemToArray(metrics, m) ||
+				cJSON_AddStringToObject(m, "key", keys[i]) == NULL ||
+				cJSON_AddNumberToObject(m, "value", values[i]) == NULL ||
+				cJSON_AddNumberToObject(m, "timestamp", (double) now_ms) == NULL ||
+				cJSON_AddNumberToObject(m, "step", 0) == NULL)
+				elog(ERROR, "out of memory");
+		}
+		json = cJSON_PrintUnformatted(body);
+		if (json == NULL)
+			elog(ERROR, "out of memory");
+	}
+	PG_FINALLY();
+	{
+		if (body)
+			cJSON_Delete(body);
+	}
+	PG_END_TRY();
+
+	url = psprintf("%s/api/2.0/mlflow/runs/log-batch", r->base);
+	OgHttpPostJson(url, OgRemoteCredentialsFor(r, url), json, OG_MAX_API_BYTES, &resp);
+	cJSON_free(json);
+	if (resp.outcome != OG_HTTP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("cannot log metrics of model \"%s\" to MLflow run %s",
+						model, run_id),
+				 errdetail_internal("POST %s/api/2.0/mlflow/runs/log-batch failed: %s",
+									r->server, resp.error)));
+	if (resp.status != 200)
+		ereport(ERROR,
+				(errcode(resp.status == 401 ? ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
+						 resp.status == 403 ? ERRCODE_INSUFFICIENT_PRIVILEGE :
+						 resp.status == 404 ? ERRCODE_UNDEFINED_OBJECT :
+						 ERRCODE_CONNECTION_FAILURE),
+				 errmsg("cannot log metrics of model \"%s\" to MLflow run %s",
+						model, run_id),
+				 errdetail_internal("MLflow server %s answered POST /api/2.0/mlflow/runs/log-batch with HTTP %ld: %s",
+									r->server, resp.status, OgBodyExcerpt(&resp)),
+				 resp.status == 403 ?
+				 errhint("Grant the MLflow user that og_model authenticates as EDIT permission on the run's experiment.") : 0));
 }

@@ -32,5 +32,7 @@ struct OgSource
 
 extern void OgRegistryInit(void);
 extern void OgRegistryResolve(OgSource *src);
+extern void OgRegistryLogMetrics(const char *model, const char *run_id, int n,
+								 const char *const *keys, const double *values);
 
 #endif							/* OG_SOURCE_H */

@@ -122,6 +122,12 @@ uint64		OgPinEpoch = 1;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+int
+OgStoreMaxModels(void)
+{
+	return og_max_models;
+}
+
 static int
 OgPinSetCount(void)
 {

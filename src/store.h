@@ -32,6 +32,7 @@ typedef struct OgModelHandle
 extern PGDLLIMPORT uint64 OgPinEpoch;
 
 extern void OgStoreInit(void);
+extern int	OgStoreMaxModels(void);
 extern void OgStoreCheckAvailable(void);
 extern OgModelHandle *OgHandleCreate(MemoryContext mcxt);
 extern const OgBlobHeader *OgStoreLookup(OgModelHandle *h, const char *name,

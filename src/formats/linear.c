@@ -7,8 +7,8 @@
  *	   "intercept": 0.25, "weights": [0.5, -1.0], "feature_names": ["a", "b"]}
  *
  * kind, intercept and weights are required; link defaults to identity;
- * feature_names is optional; unknown keys (such as the drift "reference")
- * are ignored.  Every number must be finite.
+ * feature_names and the drift "reference" (reference.h) are optional;
+ * unknown keys are ignored.  Every number must be finite.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,6 +16,7 @@
 
 #include "formats.h"
 #include "json.h"
+#include "reference.h"
 
 static void
 OgLinearNames(const OgMLmodel *mlm, const char *what, const cJSON *names,
@@ -154,6 +155,24 @@ OgLinearCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 		OgLinearNames(mlm, what, names, n, b);
 
 		obj_off = OgBlobAppendString(b, logistic ? "logistic" : "linear");
+
+		item = cJSON_GetObjectItemCaseSensitive(root, "reference");
+		if (item != NULL && !cJSON_IsNull(item))
+		{
+			const char **fnames = palloc0(sizeof(char *) * n);
+			OgRefHeader *r;
+			OgOffset	r_off;
+
+			for (i = 0; i < n; i++)
+				fnames[i] = mlm->input_names ? mlm->input_names[i] :
+					(names ? cJSON_GetArrayItem(names, i)->valuestring : NULL);
+			r = OgRefFromJson(item, mlm->model, what, n, fnames);
+			if (r != NULL)
+			{
+				r_off = OgBlobAppend(b, r, OgRefSize(r->n_features, r->total_bins));
+				OgBlobHead(b)->reference = r_off;
+			}
+		}
 
 		head = OgBlobHead(b);
 		head->objective = obj_off;
