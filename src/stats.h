@@ -107,7 +107,8 @@ OgStatsError(OgStatsPending *p, OgErrorKind kind)
 static inline void
 OgStatsPrediction(OgStatsPending *p, double y, bool missing)
 {
-	int			b;
+	int			b,
+				i;
 
 	p->dirty = true;
 	p->predictions++;
@@ -131,10 +132,11 @@ OgStatsPrediction(OgStatsPending *p, double y, bool missing)
 		if (y > p->pmax)
 			p->pmax = y;
 	}
-	for (b = 0; b < p->n_buckets - 1; b++)
-		if (y <= p->bucket_le[b])
-			break;
-	p->buckets[b]++;
+	/* bucket: the number of upper bounds below y (no branches); NaN: last */
+	b = 0;
+	for (i = 0; i < p->n_buckets - 1; i++)
+		b += y > p->bucket_le[i];
+	p->buckets[isnan(y) ? p->n_buckets - 1 : b]++;
 	if (unlikely(p->predictions >= OG_STATS_FLUSH_ROWS))
 		OgStatsFlushOne(p);
 }

@@ -9,7 +9,9 @@
 #   no-op C        SELECT sum(og_bench_noop('bench', f)) FROM t   (same arguments, no scoring)
 #   og_predict     SELECT sum(og_predict('bench', f)) FROM t
 #   SQL            the same linear model as a dot product in plain SQL (one run)
-# Prints each time and its ratio to og_predict.  Then test/bench/bench_trees.py
+# Prints each time and its ratio to og_predict, then og_predict with the
+# serving statistics on and off (og_model.stats), runs alternated, and the
+# overhead in percent.  Then test/bench/bench_trees.py
 # (with the virtual environment's python) trains two XGBoost models on random
 # data (100 trees of depth 6, 500 of depth 8), saves them with
 # mlflow.xgboost.save_model under the cluster's run dir, loads them with
@@ -124,6 +126,39 @@ SELECT query,
 SELECT round(((SELECT ms FROM results WHERE query = 'og_predict')
 			  - (SELECT ms FROM results WHERE query = 'no-op C function on the same array'))::numeric
 			 * 1e6 / (SELECT count(*) FROM bench_rows), 1) AS "scoring ns per row above the no-op";
+SQL
+
+og_info "Overhead of the serving statistics (og_model.stats on and off, runs alternated, best of $((2 * RUNS)) each)"
+cluster_psql "$CLUSTER" -d "$DB" -v runs="$((2 * RUNS))" <<'SQL'
+-- best of n alternated runs of q with og_model.stats on and off
+CREATE FUNCTION bench_stats(q text, n int, OUT on_ms float8, OUT off_ms float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+	t0 timestamptz;
+BEGIN
+	on_ms := 'Infinity';
+	off_ms := 'Infinity';
+	FOR i IN 1..n LOOP
+		PERFORM set_config('og_model.stats', 'on', false);
+		t0 := clock_timestamp();
+		EXECUTE q;
+		on_ms := least(on_ms, extract(epoch FROM clock_timestamp() - t0) * 1000);
+		PERFORM set_config('og_model.stats', 'off', false);
+		t0 := clock_timestamp();
+		EXECUTE q;
+		off_ms := least(off_ms, extract(epoch FROM clock_timestamp() - t0) * 1000);
+	END LOOP;
+	PERFORM set_config('og_model.stats', 'on', false);
+END
+$$;
+\pset footer off
+SELECT round(on_ms::numeric, 1) AS "og_predict, statistics on: ms",
+	   round(off_ms::numeric, 1) AS "statistics off: ms",
+	   round(((on_ms / off_ms - 1) * 100)::numeric, 1) AS "overhead %",
+	   current_setting('og_model.stats_sample_rate') AS "sample rate"
+  FROM bench_stats('SELECT sum(og_predict(''bench'', f)) FROM bench_rows', :runs);
+SELECT predictions, sampled_rows, round(latency_mean_us::numeric, 3) AS latency_mean_us
+  FROM og_model.quality WHERE name = 'bench';
 SQL
 
 if [[ "$TREES" != 0 ]]; then
