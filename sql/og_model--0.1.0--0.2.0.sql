@@ -9,9 +9,10 @@ CREATE TABLE og_model.evaluations (
 	metric text NOT NULL,
 	value double precision NOT NULL,
 	rows bigint NOT NULL,
-	evaluated_at timestamptz NOT NULL DEFAULT now()
+	evaluated_at timestamptz NOT NULL DEFAULT now(),
+	sha256 text
 );
-CREATE INDEX evaluations_model_idx ON og_model.evaluations (model, version, evaluated_at);
+CREATE INDEX evaluations_model_idx ON og_model.evaluations (model, sha256, evaluated_at);
 SELECT pg_catalog.pg_extension_config_dump('og_model.evaluations', '');
 COMMENT ON TABLE og_model.evaluations IS
 	'Metrics computed by og_evaluate(), one row per model version, metric and evaluation';
@@ -70,11 +71,11 @@ CREATE VIEW og_model.quality AS
 			   max(ev.evaluated_at) AS evaluated_at
 		FROM og_model.evaluations ev
 		WHERE ev.model = q.name
-		  AND ev.version IS NOT DISTINCT FROM q.version
+		  AND ev.sha256 IS NOT DISTINCT FROM q.sha256
 		  AND ev.evaluated_at = (SELECT max(ev2.evaluated_at)
 								 FROM og_model.evaluations ev2
 								 WHERE ev2.model = q.name
-								   AND ev2.version IS NOT DISTINCT FROM q.version)
+								   AND ev2.sha256 IS NOT DISTINCT FROM q.sha256)
 	) e ON true;
 COMMENT ON VIEW og_model.quality IS
 	'Serving statistics per model version: predictions, errors, prediction and latency distributions, drift, last evaluated metrics';

@@ -250,11 +250,12 @@ OgRowReaderRow(OgRowReader *rr, HeapTuple tup)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("features for model \"%s\" must be a one-dimensional array", rr->model),
 					 errdetail("Row " INT64_FORMAT " has %d dimensions.", rr->row, ARR_NDIM(a))));
-		deconstruct_array(a, rr->array_elem, rr->array_elem == FLOAT8OID ? 8 : 4,
-						  rr->array_elem == FLOAT8OID ? FLOAT8PASSBYVAL : true,
-						  TYPALIGN_DOUBLE * (rr->array_elem == FLOAT8OID) +
-						  TYPALIGN_INT * (rr->array_elem != FLOAT8OID),
-						  &elems, &nulls, &ne);
+		if (rr->array_elem == FLOAT8OID)
+			deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE, &elems, &nulls, &ne);
+		else
+			deconstruct_array(a, FLOAT4OID, sizeof(float4), true,
+							  TYPALIGN_INT, &elems, &nulls, &ne);
 		if ((uint32) ne != n)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
@@ -587,6 +588,7 @@ og_evaluate(PG_FUNCTION_ARGS)
 	const char *version = OgBlobString(m, m->version);
 	const char *run_id = OgBlobString(m, m->run_id);
 	const char *ref = OgBlobString(m, m->ref);
+	const char *sha = OgBlobString(m, m->sha256);
 	OgMetrics	mt;
 	int64		rows;
 	bool		logged = false;
@@ -597,9 +599,9 @@ og_evaluate(PG_FUNCTION_ARGS)
 	rows = OgEvaluateRows(name, m, query, label, &mt);
 
 	{
-		Datum		args[5];
-		Oid			types[5] = {TEXTOID, TEXTOID, TEXTARRAYOID, FLOAT8ARRAYOID, INT8OID};
-		char		nulls[5] = {' ', version ? ' ' : 'n', ' ', ' ', ' '};
+		Datum		args[6];
+		Oid			types[6] = {TEXTOID, TEXTOID, TEXTARRAYOID, FLOAT8ARRAYOID, INT8OID, TEXTOID};
+		char		nulls[6] = {' ', version ? ' ' : 'n', ' ', ' ', ' ', sha ? ' ' : 'n'};
 		Datum	   *names = palloc(sizeof(Datum) * Max(mt.n, 1));
 		Datum	   *values = palloc(sizeof(Datum) * Max(mt.n, 1));
 
@@ -614,10 +616,11 @@ og_evaluate(PG_FUNCTION_ARGS)
 		args[3] = PointerGetDatum(construct_array(values, mt.n, FLOAT8OID, sizeof(float8),
 												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		args[4] = Int64GetDatum(rows);
+		args[5] = sha ? CStringGetTextDatum(sha) : (Datum) 0;
 		if (SPI_execute_with_args("INSERT INTO og_model.evaluations "
-								  "(model, version, metric, value, rows) "
-								  "SELECT $1, $2, m, v, $5 FROM unnest($3, $4) AS u(m, v)",
-								  5, types, args, nulls, false, 0) != SPI_OK_INSERT)
+								  "(model, version, metric, value, rows, sha256) "
+								  "SELECT $1, $2, m, v, $5, $6 FROM unnest($3, $4) AS u(m, v)",
+								  6, types, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store the evaluation of model \"%s\"", name);
 	}
 	SPI_finish();
