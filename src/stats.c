@@ -1457,6 +1457,51 @@ error:
 	unlink(OG_STATS_FILE ".tmp");
 }
 
+/* A feature block read from the file is consistent with its entry and size. */
+static bool
+OgFeatBlockValid(const OgFeatBlock *fb, uint32 size, uint32 n_features)
+{
+	Size		counters;
+	const OgRefHeader *ref;
+	uint32		f,
+				total = 0;
+
+	if (fb->size != size || fb->n_features != n_features || fb->has_ref > 1)
+		return false;
+	counters = add_size(MAXALIGN(sizeof(OgFeatBlock)),
+						mul_size(add_size(mul_size(2, n_features), fb->total_bins),
+								 sizeof(pg_atomic_uint64)));
+	if (counters > size || (fb->names_off != 0 &&
+							(fb->names_off < counters ||
+							 add_size(fb->names_off, mul_size(sizeof(uint32), n_features)) > size)))
+		return false;
+	if (fb->names_off != 0)
+	{
+		const uint32 *offs = (const uint32 *) ((const char *) fb + fb->names_off);
+
+		if (((const char *) fb)[size - 1] != '\0')
+			return false;
+		for (f = 0; f < n_features; f++)
+			if (offs[f] < fb->names_off || offs[f] >= size)
+				return false;
+	}
+	if (!fb->has_ref)
+		return fb->total_bins == 0;
+	if (fb->ref_off < counters || add_size(fb->ref_off, sizeof(OgRefHeader)) > size)
+		return false;
+	ref = OgFeatRef(fb);
+	if (ref->n_features != n_features || ref->total_bins != fb->total_bins ||
+		add_size(fb->ref_off, OgRefSize(ref->n_features, ref->total_bins)) > size)
+		return false;
+	for (f = 0; f < n_features; f++)
+	{
+		if (OgRefStart(ref)[f] != total || OgRefNBins(ref)[f] > OG_REF_MAX_BINS)
+			return false;
+		total += OgRefNBins(ref)[f];
+	}
+	return total == ref->total_bins;
+}
+
 /* postmaster, at shared memory creation: read entries back, then unlink */
 static void
 OgStatsLoadFile(void)
@@ -1517,7 +1562,8 @@ OgStatsLoadFile(void)
 				continue;
 			}
 			fb = dsa_get_address(area, dp);
-			if (fread(fb, size, 1, fp) != 1 || fb->size != size)
+			if (fread(fb, size, 1, fp) != 1 ||
+				!OgFeatBlockValid(fb, size, e->n_features))
 			{
 				dsa_free(area, dp);
 				goto bad;

@@ -40,9 +40,9 @@ $$;
 DO $$
 DECLARE
 	seeds text[] := ARRAY['linear3', 'logistic3', 'tensor_signature', 'no_signature', 'lightgbm_sklearn',
-		'xgb_small_json', 'xgb_small_ubj'];
+		'xgb_small_json', 'xgb_small_ubj', 'linear_ref'];
 	data_files text[] := ARRAY['model.json', 'model.json', 'model.json', 'model.json', 'model.json',
-		'model.json', 'model.ubj'];
+		'model.json', 'model.ubj', 'model.json'];
 	k int;
 	dir text := og_test.scratch('fuzz');
 	seed text; ml bytea; js bytea; target text;
