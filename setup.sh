@@ -39,6 +39,9 @@ DEB_PACKAGES=(
     python3
     python3-venv
     openssl
+    curl
+    prometheus
+    prometheus-postgres-exporter
 )
 
 usage() {
@@ -66,10 +69,11 @@ Modes:
   test
       Install missing Debian and Python packages, build and install
       og_model, then run test/run.sh: the whole suite (main, mlflow,
-      concurrency, restart, smallmem, nopreload and fuzz phases; mlflow runs
-      the pytest suite in test/integration/) against a private cluster on
-      port 54329.  Exits with the suite's status; its last line reads
-      "og_model: N passed, M failed".
+      monitoring, concurrency, restart, smallmem, nopreload and fuzz phases;
+      mlflow runs the pytest suite in test/integration/, monitoring runs
+      promtool, postgres_exporter and Prometheus on 127.0.0.1:54391 and
+      54392) against a private cluster on port 54329.  Exits with the
+      suite's status; its last line reads "og_model: N passed, M failed".
 
   bench
       Install missing Debian and Python packages, build and install
@@ -88,6 +92,10 @@ when some are missing, so a second run skips that step.  Before postgresql-15
 is installed, Debian's default "main" cluster is disabled in
 /etc/postgresql-common/createcluster.conf.  The server runs as the OS user
 postgres when this script runs as root, else as the invoking user.
+prometheus (which brings promtool), prometheus-postgres-exporter and curl are
+there for the monitoring tests, which start their own instances on their own
+ports and data directories: the services these packages may start are not
+used.
 
 The Python packages (MLflow for the demo's and the tests' tracking server and
 client, pytest and psycopg for test/integration/, XGBoost, LightGBM, numpy,
