@@ -11,6 +11,9 @@
 #                MLFLOW_TRACKING_PASSWORD=<random per run> in its environment.
 #   main         pg_prove on each test/sql/*.sql
 #   mlflow       pytest on test/integration/ with .venv's python (one check)
+#   monitoring   test/monitoring.sh: config/ checked by promtool, a real
+#                postgres_exporter and Prometheus on the og_model views (each
+#                TAP test it prints is one check)
 #   concurrency  test/concurrency.sh (model hot swap under pgbench load)
 #   restart      test/restart/before.sql, server restart, test/restart/after.sql
 #   smallmem     test/smallmem/*.sql with og_model.shared_memory_size = '2MB', max_models = 4
@@ -18,12 +21,14 @@
 #   fuzz         test/fuzz/*.sql
 # Every pg_prove file, the whole pytest run and every server step counts as
 # one check; a missing phase directory or file is a failure, and so is a
-# pytest run that collects no tests.  The last line printed is
+# pytest run that collects no tests, and a TAP script that ends early or
+# fails without a failing test.  The last line printed is
 #   og_model: N passed, M failed
 # and the exit status is 0 only when M is 0 and N is above 0.
 #
 # Environment: OG_TEST_TIMEOUT (seconds per pg_prove file, default 900),
 # OG_PYTEST_TIMEOUT (seconds for the pytest run, default 1800),
+# OG_MONITORING_TIMEOUT (seconds for test/monitoring.sh, default 300),
 # OG_PROVE_VERBOSE=1 (print every TAP line), OG_VENV (the Python virtual
 # environment, default .venv in the checkout; ./setup.sh test creates it).
 #
@@ -52,6 +57,7 @@ PORT=54329
 DB=og_test
 TEST_TIMEOUT="${OG_TEST_TIMEOUT:-900}"
 PYTEST_TIMEOUT="${OG_PYTEST_TIMEOUT:-1800}"
+MONITORING_TIMEOUT="${OG_MONITORING_TIMEOUT:-300}"
 # Credentials in the server's environment, for the tests of og_model's use of
 # MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.  The password is new on
 # every run and never printed.
@@ -251,6 +257,53 @@ phase_mlflow() {
     esac
 }
 
+# tap_checks LABEL FILE STATUS: one check per test of the TAP output FILE of
+# a script that exited with STATUS; a script that bailed out, timed out, ran
+# fewer tests than it planned, or failed without a failing test is one more
+# failure.
+tap_checks() {
+    local label=$1 file=$2 status=$3 line plan="" ran=0 failed=0 bailed=""
+    while IFS= read -r line; do
+        if [[ "$line" =~ ^1\.\.([0-9]+) ]]; then
+            plan=${BASH_REMATCH[1]}
+        elif [[ "$line" =~ ^ok\ [0-9]+\ -\ (.*)$ ]]; then
+            ran=$((ran + 1))
+            pass "$label: ${BASH_REMATCH[1]}"
+        elif [[ "$line" =~ ^not\ ok\ [0-9]+\ -\ (.*)$ ]]; then
+            ran=$((ran + 1))
+            failed=$((failed + 1))
+            fail "$label: ${BASH_REMATCH[1]}"
+        elif [[ "$line" =~ ^Bail\ out!\ ?(.*)$ ]]; then
+            bailed=${BASH_REMATCH[1]:-no reason given}
+        fi
+    done <"$file"
+    if [[ -n "$bailed" ]]; then
+        fail "$label: bailed out after $ran tests: $bailed"
+    elif ((status == 124 || status == 137)); then
+        fail "$label: timed out after $ran tests of ${plan:-?}"
+    elif [[ -z "$plan" || "$ran" -ne "$plan" ]]; then
+        fail "$label: ran $ran tests of ${plan:-an unknown number} planned"
+    elif ((status != 0 && failed == 0)); then
+        fail "$label: exited with status $status"
+    fi
+}
+
+phase_monitoring() {
+    local script="$ROOT/test/monitoring.sh" out rc=0
+    phase monitoring
+    ensure_up monitoring
+    if [[ ! -f "$script" ]]; then
+        fail "monitoring: missing $(rel "$script")"
+        return 0
+    fi
+    out="$(cluster_rundir "$CLUSTER")/monitoring.tap"
+    printf -- '--- [monitoring] %s\n' "$(rel "$script")"
+    og_run timeout --kill-after=30 "$MONITORING_TIMEOUT" \
+        env OG_CLUSTER="$CLUSTER" OG_DB="$DB" OG_VENV="$OG_VENV" bash "$script" >"$out" 2>&1 || rc=$?
+    cat -- "$out"
+    tap_checks monitoring "$out" "$rc"
+}
+
 phase_concurrency() {
     local script="$ROOT/test/concurrency.sh"
     phase concurrency
@@ -354,6 +407,7 @@ main() {
 
     phase_main
     phase_mlflow
+    phase_monitoring
     phase_concurrency
     phase_restart
     phase_smallmem
