@@ -230,6 +230,12 @@ OgRowReaderRow(OgRowReader *rr, HeapTuple tup)
 							rr->row, rr->model),
 					 errhint("Filter rows without a label out of the query.")));
 		rr->label = OgDatumToDouble(d, TupleDescAttr(rr->desc, rr->label_col - 1)->atttypid);
+		if (!isfinite(rr->label))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("label of row " INT64_FORMAT " for model \"%s\" is %s",
+							rr->row, rr->model, isnan(rr->label) ? "NaN" : "infinite"),
+					 errhint("Filter rows without a usable label out of the query.")));
 	}
 	if (rr->array_col)
 	{

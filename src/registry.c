@@ -27,7 +27,6 @@
 #include "postgres.h"
 
 #include <fcntl.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +34,7 @@
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "http.h"
 #include "json.h"
@@ -928,7 +928,9 @@ OgRegistryLogMetrics(const char *model, const char *run_id, int n,
 	char	   *json = NULL;
 	char	   *url;
 	size_t		len;
-	int64		now_ms = (int64) (time(NULL)) * 1000;
+	/* milliseconds since 1970, as MLflow timestamps are */
+	int64		now_ms = GetCurrentTimestamp() / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 
 	if (og_tracking_uri == NULL || og_tracking_uri[0] == '\0')
 		ereport(ERROR,
@@ -959,11 +961,19 @@ OgRegistryLogMetrics(const char *model, const char *run_id, int n,
 		for (i = 0; i < n; i++)
 		{
 			cJSON	   *m = cJSON_CreateObject();
+			char		value[40];
+			char		stamp[32];
 
+			/*
+			 * cJSON prints numbers with 15 digits when that reads back
+			 * nearly equal; 17 digits give back the very same double.
+			 */
+			snprintf(value, sizeof(value), "%.17g", values[i]);
+			snprintf(stamp, sizeof(stamp), INT64_FORMAT, now_ms);
 			if (m == NULL || !cJSON_AddItemToArray(metrics, m) ||
 				cJSON_AddStringToObject(m, "key", keys[i]) == NULL ||
-				cJSON_AddNumberToObject(m, "value", values[i]) == NULL ||
-				cJSON_AddNumberToObject(m, "timestamp", (double) now_ms) == NULL ||
+				cJSON_AddRawToObject(m, "value", value) == NULL ||
+				cJSON_AddRawToObject(m, "timestamp", stamp) == NULL ||
 				cJSON_AddNumberToObject(m, "step", 0) == NULL)
 				elog(ERROR, "out of memory");
 		}

@@ -368,10 +368,6 @@ def test_metrics_are_logged_and_stored(conn, mlflow_server, models, name):
     assert quality_metrics(conn, name, case["version"]) == metrics
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "og_model logs metrics with cJSON_AddNumberToObject; cJSON 1.7.15 prints a number with "
-    "%1.15g whenever that reads back within DBL_EPSILON, so the value on the run can be the "
-    "neighbouring double (e.g. 0.5592379353898009 arrives as 0.559237935389801)"))
 @pytest.mark.parametrize("name", [REG, BIN])
 def test_mlflow_run_has_the_exact_values(conn, mlflow_server, models, name):
     """The value on the run is the double og_evaluate returned and stored, not a rounding."""
@@ -514,6 +510,15 @@ def test_binary_label_not_0_or_1(conn, models, bad):
                  f"SELECT features, CASE WHEN i = 1500 THEN {bad} ELSE label END AS label "
                  f"FROM {table} ORDER BY i",
                  "22000", f'label of row 1501 for model "{BIN}"')
+
+
+@pytest.mark.parametrize("bad", ["'NaN'::float8", "'Infinity'::float8"])
+def test_regression_label_not_finite(conn, models, bad):
+    table = models[REG]["table"]
+    assert_error(conn, REG,
+                 f"SELECT features, CASE WHEN i = 10 THEN {bad} ELSE label END AS label "
+                 f"FROM {table} ORDER BY i",
+                 "22000", f'label of row 11 for model "{REG}" is')
 
 
 @pytest.mark.parametrize("bad", ["3", "-1", "1.5"])
