@@ -71,8 +71,8 @@ Modes:
       og_model, then run test/run.sh: the whole suite (main, mlflow,
       monitoring, concurrency, restart, smallmem, nopreload and fuzz phases;
       mlflow runs the pytest suite in test/integration/, monitoring runs
-      promtool, postgres_exporter and Prometheus on 127.0.0.1:54391 and
-      54392) against a private cluster on port 54329.  Exits with the
+      promtool, postgres_exporter and Prometheus on 127.0.0.1:29187 and
+      29090) against a private cluster on port 54329.  Exits with the
       suite's status; its last line reads "og_model: N passed, M failed".
 
   bench

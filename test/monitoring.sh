@@ -8,23 +8,26 @@
 #   - checks config/prometheus.yml and config/og_model_alerts.yml with
 #     promtool, and runs the rules' unit tests test/monitoring/alerts_test.yml;
 #   - creates a login role that is only a member of pg_monitor, loads model
-#     "mon_lin" from fixtures/models/linear3, scores 1000 rows with it and
-#     makes 3 calls with a wrong number of features;
+#     "mon_lin" from fixtures/models/linear3, gives it a training reference
+#     (og_set_reference) and an evaluation (og_evaluate), scores 1000 rows
+#     whose first feature is far outside the reference, and makes 3 calls
+#     with a wrong number of features;
 #   - starts postgres_exporter (as that role, with
-#     config/postgres_exporter_queries.yml) on 127.0.0.1:54391 and checks its
+#     config/postgres_exporter_queries.yml) on 127.0.0.1:29187 and checks its
 #     /metrics against the views;
-#   - starts Prometheus on 127.0.0.1:54392 with config/prometheus.yml (scrape
+#   - starts Prometheus on 127.0.0.1:29090 with config/prometheus.yml (scrape
 #     and evaluation every second, target the exporter above) and the rules,
-#     and checks the counts through its HTTP API and that the rules run;
-#   - unloads the model and checks that og_model_loaded and og_model_info
-#     follow.
-# The exporter and Prometheus are stopped on exit, whatever happened; their
-# state and logs are in RUNDIR/monitoring/.  Prints TAP; exits non-zero when
-# any check fails.
+#     checks the counts through its HTTP API, that the rules run and that
+#     OgModelFeatureDrift goes pending for the drifted feature;
+#   - restarts the server: the statistics come back but the model is not
+#     loaded, which og_model_loaded 0 and a pending OgModelNotLoaded show.
+# The exporter and Prometheus are stopped on exit, whatever happened, and the
+# model is unloaded (which drops its statistics); their state and logs are in
+# RUNDIR/monitoring/.  Prints TAP; exits non-zero when any check fails.
 #
 # Environment: OG_CLUSTER (default test), OG_DB (default og_test), OG_VENV
 # (python with the standard library; else /usr/bin/python3),
-# OG_EXPORTER_PORT (default 54391), OG_PROMETHEUS_PORT (default 54392),
+# OG_EXPORTER_PORT (default 29187), OG_PROMETHEUS_PORT (default 29090),
 # OG_POSTGRES_EXPORTER (default /usr/bin/prometheus-postgres-exporter),
 # OG_PROMETHEUS (default /usr/bin/prometheus), OG_PROMTOOL (default
 # /usr/bin/promtool).
@@ -38,8 +41,11 @@ source "$ROOT/test/lib/cluster.sh"
 CLUSTER="${OG_CLUSTER:-test}"
 DB="${OG_DB:-og_test}"
 : "${OG_VENV:=$ROOT/.venv}"
-EXPORTER_PORT="${OG_EXPORTER_PORT:-54391}"
-PROMETHEUS_PORT="${OG_PROMETHEUS_PORT:-54392}"
+# Below Linux's range of ephemeral ports (32768-60999): a port in it can be
+# taken for a while by the local end of any TCP connection (the mlflow phase
+# makes thousands), and then the servers cannot listen on it.
+EXPORTER_PORT="${OG_EXPORTER_PORT:-29187}"
+PROMETHEUS_PORT="${OG_PROMETHEUS_PORT:-29090}"
 EXPORTER_BIN="${OG_POSTGRES_EXPORTER:-/usr/bin/prometheus-postgres-exporter}"
 PROMETHEUS_BIN="${OG_PROMETHEUS:-/usr/bin/prometheus}"
 PROMTOOL="${OG_PROMTOOL:-/usr/bin/promtool}"
@@ -54,7 +60,7 @@ FIXTURE=linear3
 ROWS=1000
 BAD_CALLS=3
 RULE_GROUPS=(og_model_availability og_model_quality)
-PLAN=17
+PLAN=20
 TESTS_RUN=0
 TESTS_FAILED=0
 
@@ -115,8 +121,15 @@ quietly() {
     return "$rc"
 }
 
-# port_free PORT: nothing listens on 127.0.0.1:PORT.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_free PORT: a server can listen on 127.0.0.1:PORT (SO_REUSEADDR, as
+# the Go servers set it).
+port_free() {
+    "$PYTHON" -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()' "$1" 2>/dev/null
+}
 
 http_ok() { curl -fsS --max-time 5 -o /dev/null "$1" 2>/dev/null; }
 
@@ -324,18 +337,60 @@ check_rules() {
     return "$rc"
 }
 
-# After the unload: no og_model_info for MODEL, and og_model_loaded 0 while
-# og_model.quality keeps MODEL's statistics (no series once they are gone).
-check_after_unload() {
-    local file=$1 rc=0 stats want
-    stats="$(psql_monitor -v model="$MODEL" <<'SQL'
-SELECT count(*) > 0 FROM og_model.quality WHERE name = :'model';
+# same_number A B: A and B are numbers equal to 1e-9 (relative).
+same_number() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a !~ /^[-+0-9.eE]+$/ || b !~ /^[-+0-9.eE]+$/) exit 1
+        d = a - b; if (d < 0) d = -d
+        m = (a < 0 ? -a : a); if (m < 1) m = 1
+        exit !(d <= 1e-9 * m)
+    }'
+}
+
+# The PSI of the drifted feature a and the RMSE of the evaluation, in the
+# views and on /metrics.
+check_drift_and_evaluation() {
+    local file=$1 rc=0 want psi rmse got
+    want="$(psql_monitor -v model="$MODEL" <<'SQL'
+SELECT (SELECT psi FROM og_model.feature_drift d
+         WHERE d.name = q.name AND d.sha256 = q.sha256 AND d.feature_name = 'a'),
+       q.metrics ->> 'rmse'
+  FROM og_model.quality q WHERE name = :'model' AND serving;
 SQL
 )" || return 1
-    if [[ "$stats" == t ]]; then want=0; else want=""; fi
-    expect_values "og_model_loaded after the unload" "$want" "$(metric "$file" og_model_loaded "name=$MODEL")" || rc=1
-    expect_values "og_model_info after the unload" "" "$(metric "$file" og_model_info "name=$MODEL")" || rc=1
+    IFS='|' read -r psi rmse <<<"$want"
+    if ! awk -v v="$psi" 'BEGIN { exit !(v != "" && v + 0 > 0.25) }'; then
+        diag "og_model.feature_drift: PSI of feature a is '$psi', expected above 0.25 for rows outside the reference"
+        rc=1
+    fi
+    got="$(metric "$file" og_model_feature_psi "name=$MODEL" "version=$VERSION" feature=a)"
+    same_number "$psi" "$got" || { diag "og_model_feature_psi{feature=\"a\"}: view '$psi', exporter '$got'"; rc=1; }
+    same_number "$rmse" 0.25 || { diag "og_model.quality.metrics->>'rmse': expected 0.25, got '$rmse'"; rc=1; }
+    got="$(metric "$file" og_model_evaluation_value "name=$MODEL" "version=$VERSION" metric=rmse)"
+    same_number "$rmse" "$got" || { diag "og_model_evaluation_value{metric=\"rmse\"}: view '$rmse', exporter '$got'"; rc=1; }
     return "$rc"
+}
+
+# alert_is STATE ALERT SELECTOR: Prometheus has ALERT in STATE (pending or
+# firing) for the series SELECTOR, or none at all (STATE none).
+alert_is() {
+    local state=$1 alert=$2 selector=$3 answer
+    answer="$(prom_query "ALERTS{alertname=\"$alert\",$selector}" 2>/dev/null)" || return 1
+    if [[ "$state" == none ]]; then
+        [[ -z "$answer" ]]
+    else
+        [[ "$(prom_query "ALERTS{alertname=\"$alert\",alertstate=\"$state\",$selector}" 2>/dev/null | cut -f1)" == 1 ]]
+    fi
+}
+
+# shows_not_loaded FILE: a new scrape into FILE shows MODEL with statistics
+# but not loaded.
+shows_not_loaded() {
+    local file=$1
+    scrape "$file" 2>/dev/null || return 1
+    [[ "$(metric "$file" og_model_loaded "name=$MODEL")" == 0 &&
+        -z "$(metric "$file" og_model_info "name=$MODEL")" &&
+        "$(metric "$file" og_model_predictions_total "name=$MODEL" "version=$VERSION" serving=false)" == "$EXPECT_PRED" ]]
 }
 
 # ------------------------------------------------------------------- main --
@@ -376,21 +431,30 @@ main() {
 CREATE ROLE :"role" LOGIN;
 GRANT pg_monitor TO :"role";
 SELECT og_load_model(:'model', og_test.fx(:'fixture'));
+-- training reference: a in 0..9, b in 0..4, c always 1
+SELECT og_set_reference(:'model',
+    $$SELECT ARRAY[i % 10, i % 5, 1]::float8[] AS features FROM generate_series(1, 1000) AS i$$, 4);
+-- linear3 predicts 0.5 + a - 2 b + 0.25 c: labels 0.25 above, so RMSE 0.25
+SELECT og_evaluate(:'model',
+    $$SELECT ARRAY[i, i % 5, 1]::float8[] AS features, 1.0 + i - 2 * (i % 5) AS label
+        FROM generate_series(1, 20) AS i$$);
 SQL
-        ok "role $ROLE (LOGIN, member of pg_monitor only); $MODEL loaded from fixtures/models/$FIXTURE"
+        ok "role $ROLE (LOGIN, member of pg_monitor only); $MODEL loaded from fixtures/models/$FIXTURE, with a reference and an evaluation"
     else
-        not_ok "role $ROLE (LOGIN, member of pg_monitor only); $MODEL loaded from fixtures/models/$FIXTURE"
+        not_ok "role $ROLE (LOGIN, member of pg_monitor only); $MODEL loaded from fixtures/models/$FIXTURE, with a reference and an evaluation"
         diag_file "$err"
         bail_out "cannot set up the role and the model"
     fi
 
-    # 6: score ROWS rows, and BAD_CALLS calls with 2 features instead of 3
+    # 6: score ROWS rows (every one sampled, feature a at 100 and above where
+    # the reference has 0 to 9), and BAD_CALLS calls with 2 features of 3
     before="$(serving_counts 2>"$err")" || true
     IFS='|' read -r pred bad <<<"$before"
     EXPECT_PRED=$((${pred:-0} + ROWS))
     EXPECT_BAD=$((${bad:-0} + BAD_CALLS))
     after="$(psql_admin -v model="$MODEL" -v rows="$ROWS" 2>"$err" <<'SQL'
-SELECT count(og_predict(:'model', ARRAY[i, i % 7, 1]::float8[])) FROM generate_series(1, :rows) AS i;
+SET og_model.stats_sample_rate = 1;
+SELECT count(og_predict(:'model', ARRAY[100 + i % 10, i % 5, 1]::float8[])) FROM generate_series(1, :rows) AS i;
 SQL
 )" || true
     bad=0
@@ -428,7 +492,7 @@ SQL
     sock="$(cluster_sockdir "$CLUSTER")" || bail_out "no socket directory for '$CLUSTER'"
     port="$(cluster_port "$CLUSTER")" || bail_out "no port for '$CLUSTER'"
     for p in "$EXPORTER_PORT" "$PROMETHEUS_PORT"; do
-        port_free "$p" || bail_out "127.0.0.1:$p is already in use (set OG_EXPORTER_PORT / OG_PROMETHEUS_PORT)"
+        port_free "$p" || bail_out "cannot listen on 127.0.0.1:$p: in use (set OG_EXPORTER_PORT / OG_PROMETHEUS_PORT)"
     done
     DATA_SOURCE_NAME="host='$sock' port=$port user=$ROLE dbname=$DB sslmode=disable" \
         "$EXPORTER_BIN" --extend.query-path="$QUERIES" \
@@ -444,7 +508,7 @@ SQL
     fi
     file="$work/metrics.txt"
 
-    # 9-13: what it exports
+    # 9-14: what it exports
     tap_check "exporter: queries file loaded (pg_exporter_user_queries_load_error 0), no scrape or query error" \
         check_exporter_health "$file" "$work/exporter.log"
     tap_check "exporter: og_model_predictions_total{name=\"$MODEL\",serving=\"true\"} $EXPECT_PRED" \
@@ -456,8 +520,10 @@ SQL
         check_loaded_metrics "$file"
     tap_check "exporter: latency histogram and per-feature series agree with the views" \
         check_histogram_and_features "$file"
+    tap_check "exporter: og_model_feature_psi of the drifted feature and og_model_evaluation_value{metric=\"rmse\"} agree with the views" \
+        check_drift_and_evaluation "$file"
 
-    # 14-16: Prometheus scraping the exporter, with the rules
+    # 15-18: Prometheus scraping the exporter, with the rules
     mkdir -p "$work/prometheus/data"
     if ! write_prometheus_config "$work/prometheus"; then
         not_ok "Prometheus scrapes the exporter"
@@ -485,16 +551,29 @@ SQL
     fi
     tap_check "Prometheus: /api/v1/rules lists ${RULE_GROUPS[*]}, every rule evaluated with health ok" \
         check_rules "$work/rules.txt"
-
-    # 17: unloading shows
-    if psql_admin -v model="$MODEL" >"$err" 2>&1 <<'SQL' && scrape "$work/metrics-unloaded.txt"; then
-SELECT og_unload_model(:'model');
-SQL
-        tap_check "exporter: after og_unload_model og_model_info is gone and og_model_loaded is 0" \
-            check_after_unload "$work/metrics-unloaded.txt"
+    if wait_until 20 alert_is pending OgModelFeatureDrift "name=\"$MODEL\",feature=\"a\""; then
+        ok "Prometheus: OgModelFeatureDrift is pending for feature a of $MODEL"
     else
-        not_ok "exporter: after og_unload_model og_model_info is gone and og_model_loaded is 0"
+        not_ok "Prometheus: OgModelFeatureDrift is pending for feature a of $MODEL"
+        diag "ALERTS: $(prom_query ALERTS 2>&1 | tr '\n' ' ')"
+    fi
+
+    # 19-20: after a restart the statistics are back, the model is not loaded
+    if cluster_restart "$CLUSTER" >"$err" 2>&1 &&
+        wait_until 30 shows_not_loaded "$work/metrics-restarted.txt"; then
+        ok "exporter after a server restart: og_model_loaded{name=\"$MODEL\"} 0, no og_model_info, $EXPECT_PRED predictions with serving=\"false\""
+    else
+        not_ok "exporter after a server restart: og_model_loaded{name=\"$MODEL\"} 0, no og_model_info, $EXPECT_PRED predictions with serving=\"false\""
         diag_file "$err"
+        diag "og_model_loaded: '$(metric "$work/metrics-restarted.txt" og_model_loaded "name=$MODEL" 2>&1)'"
+        diag "og_model_predictions_total: $(prom samples "$work/metrics-restarted.txt" og_model_predictions_total "name=$MODEL" 2>&1 | tr '\n' ' ')"
+    fi
+    if wait_until 30 alert_is pending OgModelNotLoaded "name=\"$MODEL\"" &&
+        wait_until 10 alert_is none OgModelFeatureDrift "name=\"$MODEL\""; then
+        ok "Prometheus: OgModelNotLoaded is pending for $MODEL, OgModelFeatureDrift no longer"
+    else
+        not_ok "Prometheus: OgModelNotLoaded is pending for $MODEL, OgModelFeatureDrift no longer"
+        diag "ALERTS: $(prom_query ALERTS 2>&1 | tr '\n' ' ')"
     fi
 
     stop_servers

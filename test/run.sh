@@ -12,8 +12,8 @@
 #   main         pg_prove on each test/sql/*.sql
 #   mlflow       pytest on test/integration/ with .venv's python (one check)
 #   monitoring   test/monitoring.sh: config/ checked by promtool, a real
-#                postgres_exporter and Prometheus on the og_model views (each
-#                TAP test it prints is one check)
+#                postgres_exporter and Prometheus on the og_model views, one
+#                server restart (each TAP test it prints is one check)
 #   concurrency  test/concurrency.sh (model hot swap under pgbench load)
 #   restart      test/restart/before.sql, server restart, test/restart/after.sql
 #   smallmem     test/smallmem/*.sql with og_model.shared_memory_size = '2MB', max_models = 4
