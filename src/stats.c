@@ -77,13 +77,6 @@
 #define OG_SHA_LEN				64
 #define OG_POOL_MAX				32
 
-typedef enum OgPredKind
-{
-	OG_PRED_VALUE = 0,			/* regression and raw scores */
-	OG_PRED_PROBA,				/* a probability in [0, 1] */
-	OG_PRED_CLASS				/* a class index */
-} OgPredKind;
-
 static const double OgValueLe[] = {-1e4, -1e3, -100, -10, -1, -0.1, 0, 0.1, 1, 10,
 100, 1e3, 1e4, INFINITY};
 static const double OgProbaLe[] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0,
@@ -746,6 +739,7 @@ static void
 OgPendingReset(OgStatsPending *p)
 {
 	p->dirty = false;
+	p->ny = 0;
 	p->predictions = 0;
 	p->rows_missing = 0;
 	memset(p->errors, 0, sizeof(p->errors));
@@ -840,6 +834,7 @@ OgStatsResolve(const OgBlobHeader *m)
 		p->entry_id = e->id;
 		p->bucket_le = OgBucketLe(e->pred_kind);
 		p->n_buckets = e->n_buckets;
+		p->pred_kind = e->pred_kind;
 		if (DsaPointerIsValid(e->features))
 		{
 			OgFeatBlock *fb = dsa_get_address(OgStatsGetArea(), e->features);
@@ -871,6 +866,7 @@ OgStatsResolve(const OgBlobHeader *m)
 	{
 		p->bucket_le = OgValueLe;
 		p->n_buckets = lengthof(OgValueLe);
+		p->pred_kind = OG_PRED_VALUE;
 	}
 	LWLockRelease(OgStats->lock);
 	MemoryContextSwitchTo(old);
@@ -911,7 +907,8 @@ OgStatsSample(OgStatsPending *p, const OgBlobHeader *m, const OgFeatures *x,
 			p->lat_max_us = latency_us;
 		p->lat_buckets[OgLatencyBucket(latency_us)]++;
 	}
-	if (p->nulls == NULL)
+	/* nothing to count for a model that takes no missing values, without a reference */
+	if (p->nulls == NULL || (p->ref == NULL && !(m->flags & OG_BLOB_HANDLES_MISSING)))
 		return;
 	for (f = 0; f < n; f++)
 	{
@@ -937,6 +934,49 @@ OgStatsSample(OgStatsPending *p, const OgBlobHeader *m, const OgFeatures *x,
 	}
 }
 
+/* Count the buffered predictions: moments and histogram. */
+static void
+OgCountBuffered(OgStatsPending *p)
+{
+	int			j;
+	int			n = p->ny;
+
+	if (n > 0 && p->pn == 0)
+	{
+		for (j = 0; j < n && isnan(p->y[j]); j++)
+			;
+		if (j < n)
+			p->shift = p->pmin = p->pmax = p->y[j];
+	}
+	for (j = 0; j < n; j++)
+	{
+		double		y = p->y[j];
+
+		p->buckets[OgPredBucket(p, y)]++;
+		if (likely(!isnan(y)))
+		{
+			double		d = y - p->shift;
+
+			p->pn++;
+			p->s1 += d;
+			p->s2 += d * d;
+			p->pmin = Min(p->pmin, y);
+			p->pmax = Max(p->pmax, y);
+		}
+	}
+	p->predictions += n;
+	p->ny = 0;
+}
+
+/* The buffer is full: count it, and flush every OG_STATS_FLUSH_ROWS rows. */
+void
+OgStatsCountBatch(OgStatsPending *p)
+{
+	OgCountBuffered(p);
+	if (unlikely(p->predictions >= OG_STATS_FLUSH_ROWS))
+		OgStatsFlushOne(p);
+}
+
 /* Add p's counts to its shared entry and start again from zero. */
 void
 OgStatsFlushOne(OgStatsPending *p)
@@ -946,6 +986,7 @@ OgStatsFlushOne(OgStatsPending *p)
 
 	if (!p->dirty)
 		return;
+	OgCountBuffered(p);
 	if (OgStats == NULL || p->entry < 0)
 	{
 		OgPendingReset(p);

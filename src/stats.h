@@ -23,9 +23,10 @@ typedef enum OgErrorKind
 	OG_N_ERROR_KINDS
 } OgErrorKind;
 
-#define OG_PRED_MAX_BUCKETS		34
+#define OG_PRED_MAX_BUCKETS		32
 #define OG_LAT_BUCKETS			15
 #define OG_STATS_FLUSH_ROWS		100000
+#define OG_STATS_BATCH			64	/* predictions buffered before they are counted */
 
 /* Backend-local statistics of one model version, not yet flushed. */
 typedef struct OgStatsPending
@@ -37,6 +38,8 @@ typedef struct OgStatsPending
 	bool		dirty;
 	int			countdown;		/* rows until the next sample */
 
+	int			ny;				/* predictions buffered in y */
+	double		y[OG_STATS_BATCH];
 	uint64		predictions;
 	uint64		rows_missing;
 	uint64		errors[OG_N_ERROR_KINDS];
@@ -47,8 +50,9 @@ typedef struct OgStatsPending
 	double		s2;
 	double		pmin;
 	double		pmax;
-	const double *bucket_le;
+	const double *bucket_le;	/* upper bounds of the buckets */
 	int			n_buckets;
+	int			pred_kind;		/* OG_PRED_* */
 	uint64		buckets[OG_PRED_MAX_BUCKETS];
 
 	/* sampled rows: latency and features */
@@ -82,6 +86,7 @@ extern OgStatsPending *OgStatsResolve(const OgBlobHeader *blob);
 extern void OgStatsSample(OgStatsPending *p, const OgBlobHeader *m,
 						  const OgFeatures *x, double latency_us);
 extern void OgStatsFlushOne(OgStatsPending *p);
+extern void OgStatsCountBatch(OgStatsPending *p);
 
 static inline OgStatsPending *
 OgStatsFor(OgStatsPending *p, const OgBlobHeader *m)
@@ -103,42 +108,71 @@ OgStatsError(OgStatsPending *p, OgErrorKind kind)
 	}
 }
 
-/* One scored row's output y (what og_predict returns). */
+typedef enum OgPredKind
+{
+	OG_PRED_VALUE = 0,			/* decades: -1e4 ... -0.1, 0, 0.1 ... 1e4 */
+	OG_PRED_PROBA,				/* tenths of [0, 1] */
+	OG_PRED_CLASS				/* one bucket per class index */
+} OgPredKind;
+
+/*
+ * The bucket of y: the first whose upper bound is >= y (NaN: the last).
+ * A guess from y's value (its decade from the binary exponent, its tenth,
+ * its class) corrected by comparing with the bounds around it, so that a
+ * row costs no search.
+ */
+static inline int
+OgPredBucket(const OgStatsPending *p, double y)
+{
+	const double *le = p->bucket_le;
+	int			last = p->n_buckets - 1;
+	int			b;
+
+	if (unlikely(isnan(y)))
+		return last;
+	if (p->pred_kind == OG_PRED_VALUE)
+	{
+		if (y == 0)
+			b = 6;
+		else
+		{
+			uint64		bits;
+			int			e;
+			int			d;
+
+			/* binary exponent: |y| = m 2^e with m in [1, 2) */
+			memcpy(&bits, &y, sizeof(bits));
+			e = (int) ((bits >> 52) & 0x7FF) - 1023;
+			d = (e * 1233) >> 12;	/* about floor(log10 |y|) */
+			d = Min(Max(d + 2, 0), 6);
+			b = y > 0 ? 7 + d : 6 - d;
+		}
+	}
+	else if (p->pred_kind == OG_PRED_PROBA)
+		b = y <= 0 ? 0 : (y >= 1 ? 9 : (int) (y * 10));
+	else
+		b = y <= 0 ? 0 : (y >= last ? last : (int) y);
+	b = Min(Max(b, 0), last);
+	while (b > 0 && !(y > le[b - 1]))
+		b--;
+	while (b < last && y > le[b])
+		b++;
+	return b;
+}
+
+/*
+ * One scored row's output y (what og_predict returns): buffered, and
+ * counted OG_STATS_BATCH at a time by OgStatsCountBatch, whose loop over
+ * independent values runs much faster than the same work row by row.
+ */
 static inline void
 OgStatsPrediction(OgStatsPending *p, double y, bool missing)
 {
-	int			b,
-				i;
-
 	p->dirty = true;
-	p->predictions++;
 	p->rows_missing += missing;
-	if (likely(!isnan(y)))
-	{
-		double		d;
-
-		if (unlikely(p->pn == 0))
-		{
-			p->shift = y;
-			p->pmin = y;
-			p->pmax = y;
-		}
-		d = y - p->shift;
-		p->pn++;
-		p->s1 += d;
-		p->s2 += d * d;
-		if (y < p->pmin)
-			p->pmin = y;
-		if (y > p->pmax)
-			p->pmax = y;
-	}
-	/* bucket: the number of upper bounds below y (no branches); NaN: last */
-	b = 0;
-	for (i = 0; i < p->n_buckets - 1; i++)
-		b += y > p->bucket_le[i];
-	p->buckets[isnan(y) ? p->n_buckets - 1 : b]++;
-	if (unlikely(p->predictions >= OG_STATS_FLUSH_ROWS))
-		OgStatsFlushOne(p);
+	p->y[p->ny] = y;
+	if (unlikely(++p->ny == OG_STATS_BATCH))
+		OgStatsCountBatch(p);
 }
 
 #endif							/* OG_STATS_H */

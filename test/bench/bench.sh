@@ -130,23 +130,25 @@ SQL
 
 og_info "Overhead of the serving statistics (og_model.stats on and off, runs alternated, best of $((2 * RUNS)) each)"
 cluster_psql "$CLUSTER" -d "$DB" -v runs="$((2 * RUNS))" <<'SQL'
--- best of n alternated runs of q with og_model.stats on and off
+-- best of n runs each of q with og_model.stats on and off, alternated, the
+-- first of each pair switching (on-off, off-on, ...) so neither side always
+-- runs first
 CREATE FUNCTION bench_stats(q text, n int, OUT on_ms float8, OUT off_ms float8)
 LANGUAGE plpgsql AS $$
 DECLARE
 	t0 timestamptz;
+	ms float8;
+	setting text;
 BEGIN
 	on_ms := 'Infinity';
 	off_ms := 'Infinity';
-	FOR i IN 1..n LOOP
-		PERFORM set_config('og_model.stats', 'on', false);
+	FOR i IN 0..2 * n - 1 LOOP
+		setting := CASE WHEN i % 2 = (i / 2) % 2 THEN 'on' ELSE 'off' END;
+		PERFORM set_config('og_model.stats', setting, false);
 		t0 := clock_timestamp();
 		EXECUTE q;
-		on_ms := least(on_ms, extract(epoch FROM clock_timestamp() - t0) * 1000);
-		PERFORM set_config('og_model.stats', 'off', false);
-		t0 := clock_timestamp();
-		EXECUTE q;
-		off_ms := least(off_ms, extract(epoch FROM clock_timestamp() - t0) * 1000);
+		ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+		IF setting = 'on' THEN on_ms := least(on_ms, ms); ELSE off_ms := least(off_ms, ms); END IF;
 	END LOOP;
 	PERFORM set_config('og_model.stats', 'on', false);
 END
