@@ -548,13 +548,13 @@ OgBucketLe(int kind)
 	}
 }
 
+/* The same error, with its hint, as everything else without the preload. */
 static void
 OgStatsRequireShmem(void)
 {
+	OgStoreCheckAvailable();
 	if (OgStats == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("og_model must be loaded via shared_preload_libraries")));
+		elog(ERROR, "og_model statistics are not in shared memory");
 }
 
 /*
