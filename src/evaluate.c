@@ -38,6 +38,7 @@
 #include "utils/resowner.h"
 
 #include "eval.h"
+#include "load.h"
 #include "reference.h"
 #include "source.h"
 #include "stats.h"
@@ -460,7 +461,7 @@ OgEvaluateRows(const char *name, const OgBlobHeader *m, const char *query,
 			else if (m->task == OG_TASK_BINARY)
 			{
 				double		p = (m->flags & OG_BLOB_PROBA_SIGMOID) ? OgSigmoid(out[0]) : out[0];
-				bool		pred = p >= 0.5;
+				bool		pred = p > 0.5;	/* as XGBoost and LightGBM predict */
 
 				if (y != 0 && y != 1)
 					OgBadLabel(name, rr.row, y, "0 and 1 (or false and true)");
@@ -532,43 +533,28 @@ OgEvaluateRows(const char *name, const OgBlobHeader *m, const char *query,
 	return n;
 }
 
+typedef struct OgLogArgs
+{
+	const char *name;
+	const char *run_id;
+	const OgMetrics *mt;
+} OgLogArgs;
+
+static void
+OgLogToMlflowRun(void *arg)
+{
+	OgLogArgs  *a = (OgLogArgs *) arg;
+
+	OgRegistryLogMetrics(a->name, a->run_id, a->mt->n, a->mt->names, a->mt->values);
+}
+
 /* Log to MLflow in a subtransaction: a failure is a WARNING, not an ERROR. */
 static bool
 OgLogToMlflow(const char *name, const char *run_id, const OgMetrics *mt)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = false;
+	OgLogArgs	a = {name, run_id, mt};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		OgRegistryLogMetrics(name, run_id, mt->n, mt->names, mt->values);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("%s", edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("The metrics are kept in og_model.evaluations.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return ok;
+	return OgRunAsWarning(OgLogToMlflowRun, &a, "The metrics are kept in og_model.evaluations.");
 }
 
 static void
@@ -625,7 +611,7 @@ og_evaluate(PG_FUNCTION_ARGS)
 		args[5] = sha ? CStringGetTextDatum(sha) : (Datum) 0;
 		if (SPI_execute_with_args("INSERT INTO og_model.evaluations "
 								  "(model, version, metric, value, rows, sha256) "
-								  "SELECT $1, $2, m, v, $5, $6 FROM unnest($3, $4) AS u(m, v)",
+								  "SELECT $1, $2, m, v, $5, $6 FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(m, v)",
 								  6, types, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store the evaluation of model \"%s\"", name);
 	}
@@ -679,6 +665,7 @@ og_set_reference(PG_FUNCTION_ARGS)
 	int64		rows = 0;
 	MemoryContext outer;
 	MemoryContext old;
+	MemoryContext rowcxt;
 
 	if (bins < 1 || bins > OG_REF_MAX_BINS)
 		ereport(ERROR,
@@ -693,6 +680,8 @@ og_set_reference(PG_FUNCTION_ARGS)
 
 	outer = CurrentMemoryContext;
 	SPI_connect();
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "og_set_reference row",
+								   ALLOCSET_DEFAULT_SIZES);
 	OgRowReaderOpen(&rr, name, m, query, NULL);
 	for (;;)
 	{
@@ -704,11 +693,15 @@ og_set_reference(PG_FUNCTION_ARGS)
 		for (i = 0; i < SPI_processed; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(rowcxt);
 			OgRowReaderRow(&rr, SPI_tuptable->vals[i]);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
 			rows++;
 			for (f = 0; f < n; f++)
 			{
-				if (isnan(rr.x[f]))
+				/* missing values are no part of a reference; nor are infinities */
+				if (!isfinite(rr.x[f]))
 					continue;
 				if (counts[f] == caps[f])
 				{
@@ -749,7 +742,7 @@ og_set_reference(PG_FUNCTION_ARGS)
 								  "VALUES ($1, $2, $3, $4, $5) "
 								  "ON CONFLICT (model, sha256) DO UPDATE SET "
 								  "version = EXCLUDED.version, reference = EXCLUDED.reference, "
-								  "rows = EXCLUDED.rows, created_at = now()",
+								  "rows = EXCLUDED.rows, created_at = pg_catalog.now()",
 								  5, types, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not store the reference of model \"%s\"", name);
 	}

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
@@ -30,6 +31,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "formats/formats.h"
@@ -463,35 +465,86 @@ OgModelRow(const OgBlobHeader *m, Datum *values, bool *nulls)
 }
 
 /*
- * The reference og_set_reference() stored for this artifact (it takes
- * precedence over one in the model file), or NULL when there is none.
+ * Run fn(arg) in a subtransaction: an ERROR it raises becomes a WARNING
+ * (with hint) and false is returned; the caller's transaction goes on.
  */
-static OgRefHeader *
-OgStoredReference(const char *name, const OgBlobHeader *blob)
+bool
+OgRunAsWarning(void (*fn) (void *arg), void *arg, const char *hint)
 {
-	const char *sha = OgBlobString(blob, blob->sha256);
 	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("%s", edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 hint ? errhint("%s", hint) : 0));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+typedef struct OgStoredRef
+{
+	const char *name;
+	const OgBlobHeader *blob;
+	MemoryContext cxt;
+	OgRefHeader *ref;
+} OgStoredRef;
+
+/* OgStoredReference's work, which may raise an ERROR. */
+static void
+OgStoredReferenceRead(void *arg)
+{
+	OgStoredRef *sr = (OgStoredRef *) arg;
+	const OgBlobHeader *blob = sr->blob;
+	const char *sha = OgBlobString(blob, blob->sha256);
 	char	   *json = NULL;
-	OgRefHeader *ref = NULL;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
+	bool		isnull;
 
-	if (sha == NULL)
-		return NULL;
-	args[0] = CStringGetTextDatum(name);
+	args[0] = CStringGetTextDatum(sr->name);
 	args[1] = CStringGetTextDatum(sha);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT reference::text FROM og_model.feature_references "
-							  "WHERE model = $1 AND sha256 = $2",
+	/* before ALTER EXTENSION og_model UPDATE to 0.2.0 there is no table */
+	if (SPI_execute("SELECT pg_catalog.to_regclass('og_model.feature_references') IS NOT NULL",
+					true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		SPI_execute_with_args("SELECT reference::text FROM og_model.feature_references "
+							  "WHERE model OPERATOR(pg_catalog.=) $1 "
+							  "AND sha256 OPERATOR(pg_catalog.=) $2",
 							  2, types, args, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 	{
-		bool		isnull;
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
 		{
-			MemoryContext spicxt = MemoryContextSwitchTo(cxt);
+			MemoryContext spicxt = MemoryContextSwitchTo(sr->cxt);
 
 			json = TextDatumGetCString(d);
 			MemoryContextSwitchTo(spicxt);
@@ -500,6 +553,7 @@ OgStoredReference(const char *name, const OgBlobHeader *blob)
 	SPI_finish();
 	if (json)
 	{
+		MemoryContext old = MemoryContextSwitchTo(sr->cxt);
 		const char **fnames = palloc0(sizeof(char *) * Max(blob->n_features, 1));
 		cJSON	   *volatile root = NULL;
 		uint32		i;
@@ -508,9 +562,9 @@ OgStoredReference(const char *name, const OgBlobHeader *blob)
 			fnames[i] = OgBlobFeatureName(blob, (int) i);
 		PG_TRY();
 		{
-			root = OgJsonParse(name, "og_model.feature_references", json, strlen(json));
-			ref = OgRefFromJson(root, name, "og_model.feature_references",
-								blob->n_features, fnames);
+			root = OgJsonParse(sr->name, "og_model.feature_references", json, strlen(json));
+			sr->ref = OgRefFromJson(root, sr->name, "og_model.feature_references",
+									blob->n_features, fnames);
 		}
 		PG_FINALLY();
 		{
@@ -518,8 +572,30 @@ OgStoredReference(const char *name, const OgBlobHeader *blob)
 				cJSON_Delete(root);
 		}
 		PG_END_TRY();
+		MemoryContextSwitchTo(old);
 	}
-	return ref;
+}
+
+/*
+ * The reference og_set_reference() stored for this artifact (it takes
+ * precedence over one in the model file), or NULL when there is none.  A
+ * stored reference that cannot be read is a WARNING: the model loads.
+ */
+static OgRefHeader *
+OgStoredReference(const char *name, const OgBlobHeader *blob)
+{
+	OgStoredRef sr;
+
+	if (OgBlobString(blob, blob->sha256) == NULL)
+		return NULL;
+	sr.name = name;
+	sr.blob = blob;
+	sr.cxt = CurrentMemoryContext;
+	sr.ref = NULL;
+	if (!OgRunAsWarning(OgStoredReferenceRead, &sr,
+						"The model is loaded without it; set it again with og_set_reference()."))
+		return NULL;
+	return sr.ref;
 }
 
 Datum

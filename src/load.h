@@ -11,4 +11,6 @@
 extern void OgLoadInit(void);
 extern void OgCheckModelName(const char *name);
 
+extern bool OgRunAsWarning(void (*fn) (void *arg), void *arg, const char *hint);
+
 #endif							/* OG_LOAD_H */

@@ -38,8 +38,9 @@
  *		change serving flags.
  * An entry's id is unique and never reused, and feat_gen changes whenever
  * its feature block is replaced: a flush checks both and drops counts that
- * belong to an entry or block that is gone.  Callers never hold the store's
- * lock (store.c) when they take this one.
+ * belong to an entry or block that is gone.  The store's lock (store.c) may
+ * be taken while this one is held (to see which version a name serves),
+ * never the reverse.
  *
  *-------------------------------------------------------------------------
  */
@@ -72,7 +73,7 @@
 
 #define OG_STATS_FILE			"pg_stat/og_model.stat"
 #define OG_STATS_FILE_MAGIC		0x53474F31	/* "1OGS" */
-#define OG_STATS_FILE_VERSION	1
+#define OG_STATS_FILE_VERSION	2
 #define OG_MAX_VERSION_LEN		63
 #define OG_SHA_LEN				64
 #define OG_POOL_MAX				32
@@ -92,6 +93,7 @@ typedef struct OgStatsEntry
 	char		version[OG_MAX_VERSION_LEN + 1];	/* "" when none */
 	char		sha256[OG_SHA_LEN + 1];
 	bool		serving;
+	bool		preparing;		/* created for a load not yet published */
 	int16		pred_kind;
 	int16		n_buckets;
 	uint32		n_features;
@@ -426,7 +428,7 @@ OgEntryVictim(void)
 				best = -1;
 
 	for (i = 0; i < OgStats->max_entries; i++)
-		if (OgEntries[i].id != 0 && !OgEntries[i].serving &&
+		if (OgEntries[i].id != 0 && !OgEntries[i].serving && !OgEntries[i].preparing &&
 			(best < 0 || OgEntries[i].id < OgEntries[best].id))
 			best = i;
 	return best;
@@ -470,7 +472,7 @@ OgFeatBlockCreate(uint32 n, const OgRefHeader *ref, const OgBlobHeader *blob,
 	{
 		int			victim;
 
-		dp = dsa_allocate_extended(OgStatsGetArea(), size, DSA_ALLOC_NO_OOM);
+		dp = dsa_allocate_extended(OgStatsGetArea(), size, DSA_ALLOC_NO_OOM | DSA_ALLOC_HUGE);
 		if (DsaPointerIsValid(dp))
 			break;
 		victim = OgEntryVictim();
@@ -607,6 +609,7 @@ OgStatsPrepare(const OgBlobHeader *blob, const char *name,
 		created = true;
 	}
 	e = &OgEntries[i];
+	e->preparing = true;
 	need_block = !DsaPointerIsValid(e->features);
 	if (!need_block && ref != NULL)
 		need_block = !((OgFeatBlock *) dsa_get_address(OgStatsGetArea(),
@@ -646,45 +649,88 @@ OgStatsForget(const OgBlobHeader *blob, const char *name)
 	i = OgEntryFind(name, OgBlobVersion(blob), OgBlobSha(blob));
 	if (i >= 0 && !OgEntries[i].serving)
 		OgEntryFree(&OgEntries[i]);
+	else if (i >= 0)
+		OgEntries[i].preparing = false;
 	LWLockRelease(OgStats->lock);
+}
+
+typedef struct OgPublished
+{
+	char		version[OG_MAX_VERSION_LEN + 1];
+	char		sha256[OG_SHA_LEN + 1];
+} OgPublished;
+
+static void
+OgPublishedVisit(const OgBlobHeader *blob, void *arg)
+{
+	OgPublished *pub = (OgPublished *) arg;
+
+	strlcpy(pub->version, OgBlobVersion(blob), sizeof(pub->version));
+	strlcpy(pub->sha256, OgBlobSha(blob), sizeof(pub->sha256));
+}
+
+/*
+ * Caller holds the lock exclusively: mark serving the version of name that
+ * the store publishes now (none if it is not loaded), so that concurrent
+ * loads and unloads of one name end with the flag where the store is,
+ * whatever order they finish in.  Returns the serving entry, or -1.
+ * (The stats lock is held while the store's is taken, never the reverse.)
+ */
+static int
+OgMarkServing(const char *name)
+{
+	OgPublished pub;
+	int			i,
+				me = -1;
+
+	if (OgStoreVisitOne(name, OgPublishedVisit, &pub))
+		me = OgEntryFind(name, pub.version, pub.sha256);
+	for (i = 0; i < OgStats->max_entries; i++)
+	{
+		OgStatsEntry *e = &OgEntries[i];
+
+		if (e->id != 0 && strcmp(e->name, name) == 0)
+			e->serving = (i == me);
+	}
+	return me;
 }
 
 /* The blob was published under name: it serves, other versions do not. */
 void
 OgStatsServing(const OgBlobHeader *blob, const char *name)
 {
-	int			i,
-				me;
-
-	if (OgStats == NULL)
-		return;
-	LWLockAcquire(OgStats->lock, LW_EXCLUSIVE);
-	me = OgEntryFind(name, OgBlobVersion(blob), OgBlobSha(blob));
-	for (i = 0; i < OgStats->max_entries; i++)
-	{
-		OgStatsEntry *e = &OgEntries[i];
-
-		if (e->id != 0 && strcmp(e->name, name) == 0)
-		{
-			e->serving = (i == me);
-			if (i == me)
-				e->loaded_at = blob->loaded_at;
-		}
-	}
-	LWLockRelease(OgStats->lock);
-}
-
-/* og_unload_model: statistics of every version of the model go. */
-void
-OgStatsDrop(const char *name)
-{
 	int			i;
 
 	if (OgStats == NULL)
 		return;
 	LWLockAcquire(OgStats->lock, LW_EXCLUSIVE);
+	i = OgEntryFind(name, OgBlobVersion(blob), OgBlobSha(blob));
+	if (i >= 0)
+	{
+		OgEntries[i].preparing = false;
+		OgEntries[i].loaded_at = blob->loaded_at;
+	}
+	(void) OgMarkServing(name);
+	LWLockRelease(OgStats->lock);
+}
+
+/*
+ * og_unload_model: statistics of every version of the model go, except of
+ * a version that another session published meanwhile.
+ */
+void
+OgStatsDrop(const char *name)
+{
+	int			i,
+				keep;
+
+	if (OgStats == NULL)
+		return;
+	LWLockAcquire(OgStats->lock, LW_EXCLUSIVE);
+	keep = OgMarkServing(name);
 	for (i = 0; i < OgStats->max_entries; i++)
-		if (OgEntries[i].id != 0 && strcmp(OgEntries[i].name, name) == 0)
+		if (OgEntries[i].id != 0 && i != keep && !OgEntries[i].preparing &&
+			strcmp(OgEntries[i].name, name) == 0)
 			OgEntryFree(&OgEntries[i]);
 	LWLockRelease(OgStats->lock);
 }
@@ -1577,11 +1623,17 @@ OgStatsLoadFile(void)
 		if (fread(&tmp, sizeof(tmp), 1, fp) != 1 ||
 			fread(&size, sizeof(size), 1, fp) != 1)
 			goto bad;
-		if (tmp.n_buckets < 1 || tmp.n_buckets > OG_PRED_MAX_BUCKETS || tmp.id == 0)
+		if (tmp.id == 0 ||
+			(tmp.pred_kind == OG_PRED_VALUE && tmp.n_buckets != lengthof(OgValueLe)) ||
+			(tmp.pred_kind == OG_PRED_PROBA && tmp.n_buckets != lengthof(OgProbaLe)) ||
+			(tmp.pred_kind == OG_PRED_CLASS &&
+			 (tmp.n_buckets < 2 || tmp.n_buckets > OG_PRED_MAX_BUCKETS)) ||
+			tmp.pred_kind < OG_PRED_VALUE || tmp.pred_kind > OG_PRED_CLASS)
 			goto bad;
 		memcpy(e, &tmp, sizeof(tmp));
 		SpinLockInit(&e->mutex);
 		e->serving = false;
+		e->preparing = false;
 		e->loaded_at = 0;
 		e->features = InvalidDsaPointer;
 		e->name[OG_MAX_NAME_LEN] = '\0';
@@ -1593,7 +1645,7 @@ OgStatsLoadFile(void)
 
 			if (size < sizeof(OgFeatBlock) || size > OgStats->area_bytes)
 				goto bad;
-			dp = dsa_allocate_extended(area, size, DSA_ALLOC_NO_OOM);
+			dp = dsa_allocate_extended(area, size, DSA_ALLOC_NO_OOM | DSA_ALLOC_HUGE);
 			if (!DsaPointerIsValid(dp))
 			{
 				/* skip what no longer fits */

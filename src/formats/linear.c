@@ -160,12 +160,19 @@ OgLinearCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 		if (item != NULL && !cJSON_IsNull(item))
 		{
 			const char **fnames = palloc0(sizeof(char *) * n);
+			const cJSON *nm;
 			OgRefHeader *r;
 			OgOffset	r_off;
 
-			for (i = 0; i < n; i++)
-				fnames[i] = mlm->input_names ? mlm->input_names[i] :
-					(names ? cJSON_GetArrayItem(names, i)->valuestring : NULL);
+			if (mlm->input_names)
+				for (i = 0; i < n; i++)
+					fnames[i] = mlm->input_names[i];
+			else if (names)
+			{
+				i = 0;
+				cJSON_ArrayForEach(nm, names)
+					fnames[i++] = nm->valuestring;
+			}
 			r = OgRefFromJson(item, mlm->model, what, n, fnames);
 			if (r != NULL)
 			{
