@@ -228,7 +228,7 @@ def sklearn_metrics(task, y, predicted):
                 "mae": skm.mean_absolute_error(y, predicted),
                 "r2": skm.r2_score(y, predicted)}
     if task == "binary":
-        classes = (predicted >= 0.5).astype(int)
+        classes = (predicted > 0.5).astype(int)  # as XGBoost and LightGBM predict
         truth = y.astype(int)
         return {"accuracy": skm.accuracy_score(truth, classes),
                 "precision": skm.precision_score(truth, classes, zero_division=0),

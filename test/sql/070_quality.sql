@@ -1,7 +1,7 @@
 -- Serving statistics, drift and evaluation metrics in og_model.quality,
 -- og_model.feature_drift and og_model.evaluations.
 BEGIN;
-SELECT plan(42);
+SELECT plan(45);
 
 SET LOCAL og_model.stats_sample_rate = 1;
 -- start from no statistics even after an interrupted run
@@ -128,6 +128,17 @@ SELECT is(og_test.err($$SELECT og_evaluate('t070', 'SELECT f AS features, NULL::
 SELECT is(og_test.err($$SELECT og_evaluate('t070', 'SELECT ''x''::text AS a, 1 AS b, 2 AS c, 1 AS label')$$),
 	'42804 | query for model "t070" has column "a" of type text for feature 1 |  | Feature columns are numbers or booleans; cast others, or return one float8[] column named "features".',
 	'a non-numeric feature column');
+
+-- p = 0.5 exactly is class 0, as XGBoost and LightGBM predict
+SELECT lives_ok($$SELECT og_load_model('t070l', og_test.fx('logistic3'))$$, 'a logistic model loads');
+SELECT is(og_evaluate('t070l', 'SELECT ARRAY[0, 0, 0.25]::float8[] AS features, 0 AS label') #>> '{metrics,accuracy}',
+	'1', 'a probability of exactly 0.5 predicts class 0');
+
+-- a stored reference that cannot be read does not block loading the artifact
+UPDATE og_model.feature_references SET reference = '{"features": [{"edges": [1], "fractions": []}, null, null]}'
+	WHERE model = 't070x';
+SELECT ok(og_unload_model('t070x') AND (og_load_model('t070x', og_test.fx('xgb_small_json'))).name = 't070x',
+	'a damaged stored reference leaves the model loadable (with a warning)');
 
 -- reset, then unload drops the statistics
 SELECT is(og_model.reset_stats('t070'), 1, 'reset_stats resets one version');
