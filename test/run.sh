@@ -15,7 +15,8 @@
 #                postgres_exporter and Prometheus on the og_model views, one
 #                server restart (each TAP test it prints is one check)
 #   concurrency  test/concurrency.sh (model hot swap under pgbench load)
-#   restart      test/restart/before.sql, server restart, test/restart/after.sql
+#   restart      test/restart/before.sql, server restart, test/restart/after.sql,
+#                test/restart/damage_stats.sh (damaged statistics files at start)
 #   smallmem     test/smallmem/*.sql with og_model.shared_memory_size = '2MB', max_models = 4
 #   nopreload    test/nopreload/*.sql with shared_preload_libraries = ''
 #   fuzz         test/fuzz/*.sql
@@ -318,6 +319,7 @@ phase_concurrency() {
 
 phase_restart() {
     local before="$ROOT/test/restart/before.sql" after="$ROOT/test/restart/after.sql"
+    local damage="$ROOT/test/restart/damage_stats.sh"
     phase restart
     ensure_up restart
     if [[ -f "$before" ]]; then
@@ -330,6 +332,12 @@ phase_restart() {
         prove_file restart "$after"
     else
         fail "restart: missing $(rel "$after")"
+    fi
+    if [[ -f "$damage" ]]; then
+        check "restart: $(rel "$damage")" \
+            og_run timeout --kill-after=30 600 env OG_CLUSTER="$CLUSTER" OG_DB="$DB" bash "$damage"
+    else
+        fail "restart: missing $(rel "$damage")"
     fi
 }
 
