@@ -38,3 +38,23 @@ SELECT id, tenure_months, monthly_charges, support_calls, contract_years,
 \x on
 SELECT * FROM og_model.models;
 \x off
+
+\echo
+\echo '== og_set_reference: training histograms of the features, the baseline of drift'
+SELECT jsonb_array_length(og_set_reference('churn',
+	'SELECT tenure_months, monthly_charges, support_calls, contract_years FROM customers', 4) -> 'features')
+	AS features_with_a_reference;
+SET og_model.stats_sample_rate = 1;
+SELECT count(og_predict('churn', ARRAY[tenure_months * 2, monthly_charges, support_calls, contract_years]))
+	AS rows_scored_with_longer_tenures
+  FROM customers;
+
+\echo
+\echo '== og_model.quality and og_model.feature_drift: how the model is used, and drift'
+SELECT name, version, serving, predictions, errors, round(prediction_mean::numeric, 4) AS prediction_mean,
+	   round(latency_mean_us::numeric, 3) AS latency_mean_us, sampled_rows, round(max_psi::numeric, 3) AS max_psi
+  FROM og_model.quality;
+SELECT feature_name, sampled_rows, round(psi::numeric, 3) AS psi, round(out_of_range_rate::numeric, 2) AS out_of_range_rate
+  FROM og_model.feature_drift
+ WHERE name = 'churn'
+ ORDER BY feature;
