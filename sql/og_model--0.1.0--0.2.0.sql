@@ -126,6 +126,15 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION og_set_reference(text, text, integer) IS
 	'Compute the training reference histograms of the loaded version from a query; drift is measured against them';
 
+COMMENT ON FUNCTION og_model.quality_internal() IS
+	'The rows of og_model.quality before the last evaluation is joined; use the view';
+COMMENT ON FUNCTION og_model.feature_drift_internal() IS
+	'The rows of og_model.feature_drift; use the view';
+COMMENT ON FUNCTION og_model.models_internal() IS
+	'The rows of og_model.models; use the view';
+COMMENT ON FUNCTION og_model.memory_internal() IS
+	'The row of og_model.memory; use the view';
+
 -- Monitoring roles read statistics; og_model_admin also evaluates and resets.
 REVOKE ALL ON FUNCTION og_model.quality_internal() FROM PUBLIC;
 REVOKE ALL ON FUNCTION og_model.feature_drift_internal() FROM PUBLIC;
