@@ -61,36 +61,8 @@ ROWS=1000
 BAD_CALLS=3
 RULE_GROUPS=(og_model_availability og_model_quality)
 PLAN=20
-TESTS_RUN=0
-TESTS_FAILED=0
-
-# -------------------------------------------------------------------- TAP --
-
-ok() {
-    TESTS_RUN=$((TESTS_RUN + 1))
-    printf 'ok %d - %s\n' "$TESTS_RUN" "$1"
-}
-
-not_ok() {
-    TESTS_RUN=$((TESTS_RUN + 1))
-    TESTS_FAILED=$((TESTS_FAILED + 1))
-    printf 'not ok %d - %s\n' "$TESTS_RUN" "$1"
-}
-
-# tap_check DESCRIPTION CONDITION-COMMAND...
-tap_check() {
-    local description=$1
-    shift
-    if "$@"; then ok "$description"; else not_ok "$description"; fi
-}
-
-diag() { printf '# %s\n' "$@"; }
-diag_file() { [[ -f "$1" ]] && sed 's/^/#   /' "$1"; return 0; }
-
-bail_out() {
-    printf 'Bail out! %s\n' "$1"
-    exit 1
-}
+# shellcheck source=test/lib/tap.sh
+source "$ROOT/test/lib/tap.sh"
 
 # ---------------------------------------------------------------- helpers --
 

@@ -25,19 +25,8 @@ source "$ROOT/test/lib/cluster.sh"
 CLUSTER="${OG_CLUSTER:-test}"
 DB="${OG_DB:-og_test}"
 ROUNDS="${OG_DAMAGE_ROUNDS:-12}"
-TESTS_RUN=0
-TESTS_FAILED=0
-
-ok() {
-    TESTS_RUN=$((TESTS_RUN + 1))
-    printf 'ok %d - %s\n' "$TESTS_RUN" "$1"
-}
-
-not_ok() {
-    TESTS_RUN=$((TESTS_RUN + 1))
-    TESTS_FAILED=$((TESTS_FAILED + 1))
-    printf 'not ok %d - %s\n' "$TESTS_RUN" "$1"
-}
+# shellcheck source=test/lib/tap.sh
+source "$ROOT/test/lib/tap.sh"
 
 psql_at() {
     cluster_psql "$CLUSTER" -d "$DB" -At "$@"
