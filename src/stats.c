@@ -244,7 +244,6 @@ og_stats_shmem_startup(void)
 	if (!found)
 	{
 		int			i;
-		dsa_area   *area;
 
 		OgStats->lock = &(GetNamedLWLockTranche("og_model_stats"))->lock;
 		OgStats->dsa_tranche = LWLockNewTrancheId();
@@ -253,11 +252,7 @@ og_stats_shmem_startup(void)
 		OgStats->next_id = 1;
 		for (i = 0; i < OgStats->max_entries; i++)
 			OgEntryInit(&OgEntries[i]);
-		area = dsa_create_in_place(OgStatsAreaPlace, OgStats->area_bytes,
-								   OgStats->dsa_tranche, NULL);
-		dsa_pin(area);
-		dsa_set_size_limit(area, OgStats->area_bytes);
-		dsa_detach(area);
+		OgAreaCreateInPlace(OgStatsAreaPlace, OgStats->area_bytes, OgStats->dsa_tranche);
 	}
 	LWLockRelease(AddinShmemInitLock);
 	LWLockRegisterTranche(OgStats->dsa_tranche, "og_model_stats_area");

@@ -122,6 +122,20 @@ uint64		OgPinEpoch = 1;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+/*
+ * Create a DSA area of exactly bytes in place in main shared memory, never
+ * growing into dynamic segments; backends attach with dsa_attach_in_place.
+ */
+void
+OgAreaCreateInPlace(void *place, Size bytes, int tranche)
+{
+	dsa_area   *area = dsa_create_in_place(place, bytes, tranche, NULL);
+
+	dsa_pin(area);
+	dsa_set_size_limit(area, bytes);
+	dsa_detach(area);
+}
+
 int
 OgStoreMaxModels(void)
 {
@@ -207,7 +221,6 @@ og_shmem_startup(void)
 
 	if (!found)
 	{
-		dsa_area   *area;
 		int			i,
 					j;
 
@@ -235,11 +248,7 @@ og_shmem_startup(void)
 			for (j = 0; j < OgControl->pins_per_proc; j++)
 				pg_atomic_init_u64(&OgPins[i * OgControl->pins_per_proc + j], 0);
 
-		area = dsa_create_in_place(OgAreaPlace, OgControl->area_bytes,
-								   OgControl->dsa_tranche, NULL);
-		dsa_pin(area);
-		dsa_set_size_limit(area, OgControl->area_bytes);
-		dsa_detach(area);
+		OgAreaCreateInPlace(OgAreaPlace, OgControl->area_bytes, OgControl->dsa_tranche);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -33,6 +33,7 @@ extern PGDLLIMPORT uint64 OgPinEpoch;
 
 extern void OgStoreInit(void);
 extern int	OgStoreMaxModels(void);
+extern void OgAreaCreateInPlace(void *place, Size bytes, int tranche);
 extern void OgStoreCheckAvailable(void);
 extern OgModelHandle *OgHandleCreate(MemoryContext mcxt);
 extern const OgBlobHeader *OgStoreLookup(OgModelHandle *h, const char *name,
