@@ -86,6 +86,30 @@ static double OgClassLe[OG_PRED_MAX_BUCKETS];
 static const double OgLatencyLe[OG_LAT_BUCKETS] = {0.1, 0.5, 1, 2, 5, 10, 50, 100, 500,
 1000, 5000, 10000, 50000, 100000, INFINITY};
 
+typedef struct OgCounters
+{
+OG_COUNTER_FIELDS(pg_atomic_uint64)
+} OgCounters;
+
+StaticAssertDecl(sizeof(OgCounters) == OG_N_COUNTERS * sizeof(pg_atomic_uint64),
+				 "OgCounters must be an array of atomics in disguise");
+
+/* Set every counter to zero (init: the first time, in new memory). */
+static void
+OgCountersZero(OgCounters *c, bool init)
+{
+	pg_atomic_uint64 *a = (pg_atomic_uint64 *) c;
+	int			i;
+
+	for (i = 0; i < OG_N_COUNTERS; i++)
+	{
+		if (init)
+			pg_atomic_init_u64(&a[i], 0);
+		else
+			pg_atomic_write_u64(&a[i], 0);
+	}
+}
+
 typedef struct OgStatsEntry
 {
 	uint64		id;				/* 0: free */
@@ -100,13 +124,7 @@ typedef struct OgStatsEntry
 	TimestampTz loaded_at;		/* 0 when not loaded since start */
 	TimestampTz stats_since;
 
-	pg_atomic_uint64 predictions;
-	pg_atomic_uint64 rows_missing;
-	pg_atomic_uint64 sampled;
-	pg_atomic_uint64 lat_samples;
-	pg_atomic_uint64 errors[OG_N_ERROR_KINDS];
-	pg_atomic_uint64 buckets[OG_PRED_MAX_BUCKETS];
-	pg_atomic_uint64 lat_buckets[OG_LAT_BUCKETS];
+	OgCounters	c;
 
 	slock_t		mutex;			/* protects the doubles below */
 	uint64		pn;
@@ -210,19 +228,8 @@ og_stats_shmem_request(void)
 static void
 OgEntryInit(OgStatsEntry *e)
 {
-	int			i;
-
 	memset(e, 0, sizeof(*e));
-	pg_atomic_init_u64(&e->predictions, 0);
-	pg_atomic_init_u64(&e->rows_missing, 0);
-	pg_atomic_init_u64(&e->sampled, 0);
-	pg_atomic_init_u64(&e->lat_samples, 0);
-	for (i = 0; i < OG_N_ERROR_KINDS; i++)
-		pg_atomic_init_u64(&e->errors[i], 0);
-	for (i = 0; i < OG_PRED_MAX_BUCKETS; i++)
-		pg_atomic_init_u64(&e->buckets[i], 0);
-	for (i = 0; i < OG_LAT_BUCKETS; i++)
-		pg_atomic_init_u64(&e->lat_buckets[i], 0);
+	OgCountersZero(&e->c, true);
 	SpinLockInit(&e->mutex);
 	e->features = InvalidDsaPointer;
 }
@@ -406,6 +413,13 @@ OgEntryFind(const char *name, const char *version, const char *sha)
 	return -1;
 }
 
+/* The entry of a blob loaded under name, or -1; caller holds the lock. */
+static int
+OgEntryOfBlob(const char *name, const OgBlobHeader *blob)
+{
+	return OgEntryFind(name, OgBlobVersion(blob), OgBlobSha(blob));
+}
+
 /* Caller holds the lock exclusively. */
 static void
 OgEntryFree(OgStatsEntry *e)
@@ -573,7 +587,7 @@ OgStatsPrepare(const OgBlobHeader *blob, const char *name,
 		ref = (const OgRefHeader *) OgBlobAt(blob, blob->reference);
 
 	LWLockAcquire(OgStats->lock, LW_EXCLUSIVE);
-	i = OgEntryFind(name, OgBlobVersion(blob), OgBlobSha(blob));
+	i = OgEntryOfBlob(name, blob);
 	if (i < 0)
 	{
 		for (i = 0; i < OgStats->max_entries; i++)
@@ -621,7 +635,7 @@ OgStatsPrepare(const OgBlobHeader *blob, const char *name,
 			e->features = dp;
 			e->features_size = size;
 			e->feat_gen = OgStats->next_id++;
-			pg_atomic_write_u64(&e->sampled, 0);
+			pg_atomic_write_u64(&e->c.sampled, 0);
 		}
 		else
 			ereport(WARNING,
@@ -641,7 +655,7 @@ OgStatsForget(const OgBlobHeader *blob, const char *name)
 	if (OgStats == NULL)
 		return;
 	LWLockAcquire(OgStats->lock, LW_EXCLUSIVE);
-	i = OgEntryFind(name, OgBlobVersion(blob), OgBlobSha(blob));
+	i = OgEntryOfBlob(name, blob);
 	if (i >= 0 && !OgEntries[i].serving)
 		OgEntryFree(&OgEntries[i]);
 	else if (i >= 0)
@@ -699,7 +713,7 @@ OgStatsServing(const OgBlobHeader *blob, const char *name)
 	if (OgStats == NULL)
 		return;
 	LWLockAcquire(OgStats->lock, LW_EXCLUSIVE);
-	i = OgEntryFind(name, OgBlobVersion(blob), OgBlobSha(blob));
+	i = OgEntryOfBlob(name, blob);
 	if (i >= 0)
 	{
 		OgEntries[i].preparing = false;
@@ -740,7 +754,7 @@ OgStatsSetReference(const OgBlobHeader *blob, const char *name,
 
 	OgStatsRequireShmem();
 	LWLockAcquire(OgStats->lock, LW_EXCLUSIVE);
-	i = OgEntryFind(name, OgBlobVersion(blob), OgBlobSha(blob));
+	i = OgEntryOfBlob(name, blob);
 	if (i >= 0)
 	{
 		OgStatsEntry *e = &OgEntries[i];
@@ -756,7 +770,7 @@ OgStatsSetReference(const OgBlobHeader *blob, const char *name,
 		e->features = dp;
 		e->features_size = size;
 		e->feat_gen = OgStats->next_id++;
-		pg_atomic_write_u64(&e->sampled, 0);
+		pg_atomic_write_u64(&e->c.sampled, 0);
 		ok = DsaPointerIsValid(dp);
 	}
 	LWLockRelease(OgStats->lock);
@@ -781,16 +795,10 @@ OgPendingReset(OgStatsPending *p)
 {
 	p->dirty = false;
 	p->ny = 0;
-	p->predictions = 0;
-	p->rows_missing = 0;
-	memset(p->errors, 0, sizeof(p->errors));
+	memset(&p->n, 0, sizeof(p->n));
 	p->pn = 0;
 	p->shift = p->s1 = p->s2 = p->pmin = p->pmax = 0;
-	memset(p->buckets, 0, sizeof(p->buckets));
-	p->sampled = 0;
-	p->lat_samples = 0;
 	p->lat_sum_us = p->lat_max_us = 0;
-	memset(p->lat_buckets, 0, sizeof(p->lat_buckets));
 	if (p->n_features)
 	{
 		memset(p->nulls, 0, sizeof(uint64) * p->n_features);
@@ -866,7 +874,7 @@ OgStatsResolve(const OgBlobHeader *m)
 
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	LWLockAcquire(OgStats->lock, LW_SHARED);
-	i = OgEntryFind(name, OgBlobVersion(m), OgBlobSha(m));
+	i = OgEntryOfBlob(name, m);
 	if (i >= 0)
 	{
 		OgStatsEntry *e = &OgEntries[i];
@@ -939,14 +947,14 @@ OgStatsSample(OgStatsPending *p, const OgBlobHeader *m, const OgFeatures *x,
 
 	p->countdown = OgSampleEvery();
 	p->dirty = true;
-	p->sampled++;
+	p->n.sampled++;
 	if (latency_us >= 0)
 	{
-		p->lat_samples++;
+		p->n.lat_samples++;
 		p->lat_sum_us += latency_us;
 		if (latency_us > p->lat_max_us)
 			p->lat_max_us = latency_us;
-		p->lat_buckets[OgLatencyBucket(latency_us)]++;
+		p->n.lat_buckets[OgLatencyBucket(latency_us)]++;
 	}
 	/* nothing to count for a model that takes no missing values, without a reference */
 	if (p->nulls == NULL || (p->ref == NULL && !(m->flags & OG_BLOB_HANDLES_MISSING)))
@@ -993,7 +1001,7 @@ OgCountBuffered(OgStatsPending *p)
 	{
 		double		y = p->y[j];
 
-		p->buckets[OgPredBucket(p, y)]++;
+		p->n.buckets[OgPredBucket(p, y)]++;
 		if (likely(!isnan(y)))
 		{
 			double		d = y - p->shift;
@@ -1005,7 +1013,7 @@ OgCountBuffered(OgStatsPending *p)
 			p->pmax = Max(p->pmax, y);
 		}
 	}
-	p->predictions += n;
+	p->n.predictions += n;
 	p->ny = 0;
 }
 
@@ -1014,7 +1022,7 @@ void
 OgStatsCountBatch(OgStatsPending *p)
 {
 	OgCountBuffered(p);
-	if (unlikely(p->predictions >= OG_STATS_FLUSH_ROWS))
+	if (unlikely(p->n.predictions >= OG_STATS_FLUSH_ROWS))
 		OgStatsFlushOne(p);
 }
 
@@ -1044,23 +1052,15 @@ OgStatsFlushOne(OgStatsPending *p)
 		p->generation = 0;
 		return;
 	}
-	if (p->predictions)
-		pg_atomic_fetch_add_u64(&e->predictions, p->predictions);
-	if (p->rows_missing)
-		pg_atomic_fetch_add_u64(&e->rows_missing, p->rows_missing);
-	for (i = 0; i < OG_N_ERROR_KINDS; i++)
-		if (p->errors[i])
-			pg_atomic_fetch_add_u64(&e->errors[i], p->errors[i]);
-	for (i = 0; i < p->n_buckets && i < e->n_buckets; i++)
-		if (p->buckets[i])
-			pg_atomic_fetch_add_u64(&e->buckets[i], p->buckets[i]);
-	for (i = 0; i < OG_LAT_BUCKETS; i++)
-		if (p->lat_buckets[i])
-			pg_atomic_fetch_add_u64(&e->lat_buckets[i], p->lat_buckets[i]);
-	if (p->lat_samples)
-		pg_atomic_fetch_add_u64(&e->lat_samples, p->lat_samples);
+	/* feature samples counted against another reference do not count */
+	if (p->feat_gen != e->feat_gen)
+		p->n.sampled = 0;
+	for (i = 0; i < OG_N_COUNTERS; i++)
+		if (((uint64 *) &p->n)[i])
+			pg_atomic_fetch_add_u64(&((pg_atomic_uint64 *) &e->c)[i],
+									((uint64 *) &p->n)[i]);
 
-	if (p->pn > 0 || p->lat_samples > 0)
+	if (p->pn > 0 || p->n.lat_samples > 0)
 	{
 		double		n_b = (double) p->pn;
 		double		mean_b = n_b > 0 ? p->shift + p->s1 / n_b : 0;
@@ -1090,9 +1090,7 @@ OgStatsFlushOne(OgStatsPending *p)
 		SpinLockRelease(&e->mutex);
 	}
 
-	if (p->sampled && p->feat_gen == e->feat_gen)
-		pg_atomic_fetch_add_u64(&e->sampled, p->sampled);
-	if (p->sampled && p->feat_gen == e->feat_gen && DsaPointerIsValid(e->features))
+	if (p->n.sampled && DsaPointerIsValid(e->features))
 	{
 		OgFeatBlock *fb = dsa_get_address(OgStatsGetArea(), e->features);
 		pg_atomic_uint64 *c = OgFeatCounters(fb);
@@ -1133,13 +1131,7 @@ OgStatsFlushAll(void)
 typedef struct OgEntrySnap
 {
 	OgStatsEntry e;				/* atomics read into plain values */
-	uint64		predictions;
-	uint64		rows_missing;
-	uint64		sampled;
-	uint64		lat_samples;
-	uint64		errors[OG_N_ERROR_KINDS];
-	uint64		buckets[OG_PRED_MAX_BUCKETS];
-	uint64		lat_buckets[OG_LAT_BUCKETS];
+	OgCountValues v;
 	OgFeatBlock *fb;			/* local copy, or NULL */
 } OgEntrySnap;
 
@@ -1165,16 +1157,8 @@ OgStatsSnapshot(int *count, bool want_features)
 		SpinLockAcquire(&e->mutex);
 		memcpy(&s->e, e, sizeof(OgStatsEntry));
 		SpinLockRelease(&e->mutex);
-		s->predictions = pg_atomic_read_u64(&e->predictions);
-		s->rows_missing = pg_atomic_read_u64(&e->rows_missing);
-		s->sampled = pg_atomic_read_u64(&e->sampled);
-		s->lat_samples = pg_atomic_read_u64(&e->lat_samples);
-		for (k = 0; k < OG_N_ERROR_KINDS; k++)
-			s->errors[k] = pg_atomic_read_u64(&e->errors[k]);
-		for (k = 0; k < OG_PRED_MAX_BUCKETS; k++)
-			s->buckets[k] = pg_atomic_read_u64(&e->buckets[k]);
-		for (k = 0; k < OG_LAT_BUCKETS; k++)
-			s->lat_buckets[k] = pg_atomic_read_u64(&e->lat_buckets[k]);
+		for (k = 0; k < OG_N_COUNTERS; k++)
+			((uint64 *) &s->v)[k] = pg_atomic_read_u64(&((pg_atomic_uint64 *) &e->c)[k]);
 		if (DsaPointerIsValid(e->features))
 		{
 			OgFeatBlock *fb = dsa_get_address(OgStatsGetArea(), e->features);
@@ -1283,7 +1267,7 @@ og_quality(PG_FUNCTION_ARGS)
 
 		memset(nulls, 0, sizeof(nulls));
 		for (j = 0; j < OG_N_ERROR_KINDS; j++)
-			errors += s->errors[j];
+			errors += s->v.errors[j];
 		if (s->fb && s->fb->has_ref)
 			for (j = 0; j < (int) s->fb->n_features; j++)
 			{
@@ -1303,11 +1287,11 @@ og_quality(PG_FUNCTION_ARGS)
 		nulls[k] = e->loaded_at == 0;
 		values[k++] = TimestampTzGetDatum(e->loaded_at);
 		values[k++] = TimestampTzGetDatum(e->stats_since);
-		values[k++] = Int64GetDatum((int64) s->predictions);
+		values[k++] = Int64GetDatum((int64) s->v.predictions);
 		values[k++] = Int64GetDatum((int64) errors);
 		for (j = 0; j < OG_N_ERROR_KINDS; j++)
-			values[k++] = Int64GetDatum((int64) s->errors[j]);
-		values[k++] = Int64GetDatum((int64) s->rows_missing);
+			values[k++] = Int64GetDatum((int64) s->v.errors[j]);
+		values[k++] = Int64GetDatum((int64) s->v.rows_missing);
 		nulls[k] = e->pn == 0;
 		values[k++] = Float8GetDatum(e->mean);
 		nulls[k] = e->pn < 2;
@@ -1317,16 +1301,16 @@ og_quality(PG_FUNCTION_ARGS)
 		nulls[k] = e->pn == 0;
 		values[k++] = Float8GetDatum(e->pmax);
 		values[k++] = OgFloatArray(OgBucketLe(e->pred_kind), e->n_buckets);
-		values[k++] = OgCountArray(s->buckets, e->n_buckets);
-		values[k++] = Int64GetDatum((int64) s->lat_samples);
+		values[k++] = OgCountArray(s->v.buckets, e->n_buckets);
+		values[k++] = Int64GetDatum((int64) s->v.lat_samples);
 		values[k++] = Float8GetDatum(e->lat_sum_us);
-		nulls[k] = s->lat_samples == 0;
-		values[k++] = Float8GetDatum(s->lat_samples ? e->lat_sum_us / s->lat_samples : 0);
-		nulls[k] = s->lat_samples == 0;
+		nulls[k] = s->v.lat_samples == 0;
+		values[k++] = Float8GetDatum(s->v.lat_samples ? e->lat_sum_us / s->v.lat_samples : 0);
+		nulls[k] = s->v.lat_samples == 0;
 		values[k++] = Float8GetDatum(e->lat_max_us);
 		values[k++] = OgFloatArray(OgLatencyLe, OG_LAT_BUCKETS);
-		values[k++] = OgCountArray(s->lat_buckets, OG_LAT_BUCKETS);
-		values[k++] = Int64GetDatum((int64) s->sampled);
+		values[k++] = OgCountArray(s->v.lat_buckets, OG_LAT_BUCKETS);
+		values[k++] = Int64GetDatum((int64) s->v.sampled);
 		nulls[k] = isnan(max_psi);
 		values[k++] = Float8GetDatum(max_psi);
 		Assert(k == lengthof(values));
@@ -1382,14 +1366,14 @@ og_feature_drift(PG_FUNCTION_ARGS)
 			values[k++] = Int32GetDatum((int32) f + 1);
 			nulls[k] = fname == NULL;
 			values[k++] = fname ? CStringGetTextDatum(fname) : (Datum) 0;
-			values[k++] = Int64GetDatum((int64) s->sampled);
+			values[k++] = Int64GetDatum((int64) s->v.sampled);
 			values[k++] = Int64GetDatum((int64) fnulls);
-			nulls[k] = s->sampled == 0;
-			values[k++] = Float8GetDatum(s->sampled ? (double) fnulls / s->sampled : 0);
+			nulls[k] = s->v.sampled == 0;
+			values[k++] = Float8GetDatum(s->v.sampled ? (double) fnulls / s->v.sampled : 0);
 			nulls[k] = nb == 0;
 			values[k++] = Int64GetDatum((int64) foor);
-			nulls[k] = nb == 0 || s->sampled == 0;
-			values[k++] = Float8GetDatum(s->sampled ? (double) foor / s->sampled : 0);
+			nulls[k] = nb == 0 || s->v.sampled == 0;
+			values[k++] = Float8GetDatum(s->v.sampled ? (double) foor / s->v.sampled : 0);
 			nulls[k] = isnan(psi);
 			values[k++] = Float8GetDatum(psi);
 			if (nb > 0)
@@ -1436,16 +1420,7 @@ og_reset_stats(PG_FUNCTION_ARGS)
 
 		if (e->id == 0 || (name && strcmp(e->name, name) != 0))
 			continue;
-		pg_atomic_write_u64(&e->predictions, 0);
-		pg_atomic_write_u64(&e->rows_missing, 0);
-		pg_atomic_write_u64(&e->sampled, 0);
-		pg_atomic_write_u64(&e->lat_samples, 0);
-		for (k = 0; k < OG_N_ERROR_KINDS; k++)
-			pg_atomic_write_u64(&e->errors[k], 0);
-		for (k = 0; k < OG_PRED_MAX_BUCKETS; k++)
-			pg_atomic_write_u64(&e->buckets[k], 0);
-		for (k = 0; k < OG_LAT_BUCKETS; k++)
-			pg_atomic_write_u64(&e->lat_buckets[k], 0);
+		OgCountersZero(&e->c, false);
 		SpinLockAcquire(&e->mutex);
 		e->pn = 0;
 		e->mean = e->m2 = e->pmin = e->pmax = 0;

@@ -28,6 +28,27 @@ typedef enum OgErrorKind
 #define OG_STATS_FLUSH_ROWS		100000
 #define OG_STATS_BATCH			64	/* predictions buffered before they are counted */
 
+/*
+ * The counters of a model version: atomics in the shared entry (stats.c),
+ * plain values in a backend's pending statistics and in copies.  Every
+ * field has the same type, so code can also walk them as an array.
+ */
+#define OG_COUNTER_FIELDS(type) \
+	type		predictions; \
+	type		rows_missing; \
+	type		sampled;		/* rows whose features were sampled */ \
+	type		lat_samples; \
+	type		errors[OG_N_ERROR_KINDS]; \
+	type		buckets[OG_PRED_MAX_BUCKETS]; \
+	type		lat_buckets[OG_LAT_BUCKETS];
+
+typedef struct OgCountValues
+{
+OG_COUNTER_FIELDS(uint64)
+} OgCountValues;
+
+#define OG_N_COUNTERS	(sizeof(OgCountValues) / sizeof(uint64))
+
 /* Backend-local statistics of one model version, not yet flushed. */
 typedef struct OgStatsPending
 {
@@ -40,9 +61,7 @@ typedef struct OgStatsPending
 
 	int			ny;				/* predictions buffered in y */
 	double		y[OG_STATS_BATCH];
-	uint64		predictions;
-	uint64		rows_missing;
-	uint64		errors[OG_N_ERROR_KINDS];
+	OgCountValues n;			/* counters, as in the shared entry */
 	/* prediction moments, shifted by the first value for stability */
 	uint64		pn;
 	double		shift;
@@ -53,14 +72,10 @@ typedef struct OgStatsPending
 	const double *bucket_le;	/* upper bounds of the buckets */
 	int			n_buckets;
 	int			pred_kind;		/* OG_PRED_* */
-	uint64		buckets[OG_PRED_MAX_BUCKETS];
 
 	/* sampled rows: latency and features */
-	uint64		sampled;
-	uint64		lat_samples;
 	double		lat_sum_us;
 	double		lat_max_us;
-	uint64		lat_buckets[OG_LAT_BUCKETS];
 	uint32		n_features;		/* tracked: 0 when the entry has none */
 	OgRefHeader *ref;			/* local copy, or NULL */
 	uint64	   *nulls;			/* [n_features] */
@@ -103,7 +118,7 @@ OgStatsError(OgStatsPending *p, OgErrorKind kind)
 {
 	if (p)
 	{
-		p->errors[kind]++;
+		p->n.errors[kind]++;
 		p->dirty = true;
 	}
 }
@@ -169,7 +184,7 @@ static inline void
 OgStatsPrediction(OgStatsPending *p, double y, bool missing)
 {
 	p->dirty = true;
-	p->rows_missing += missing;
+	p->n.rows_missing += missing;
 	p->y[p->ny] = y;
 	if (unlikely(++p->ny == OG_STATS_BATCH))
 		OgStatsCountBatch(p);
