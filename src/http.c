@@ -242,19 +242,27 @@ OgHttpSetup(OgHttpTransfer *t, const char *url, const OgCredentials *cred)
 		curl_multi_add_handle(t->multi, easy) == CURLM_OK;
 }
 
-/* Make the request a POST of a JSON body (copied by libcurl). */
+/*
+ * Make the request a POST (or the method given) of a body of len bytes
+ * (copied by libcurl).
+ */
 static bool
-OgHttpSetBody(OgHttpTransfer *t, const char *json)
+OgHttpSetBody(OgHttpTransfer *t, const char *method, const char *body,
+			  Size len, const char *content_type)
 {
-	struct curl_slist *h = curl_slist_append(t->headers, "Content-Type: application/json");
+	char	   *header = psprintf("Content-Type: %s", content_type);
+	struct curl_slist *h = curl_slist_append(t->headers, header);
 
+	pfree(header);
 	if (h == NULL)
 		return false;
 	t->headers = h;
 	return curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers) == CURLE_OK &&
-		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(json)) == CURLE_OK &&
-		curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, json) == CURLE_OK &&
-		/* a redirect must not turn the POST into a GET or resend it elsewhere */
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len) == CURLE_OK &&
+		curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS, body) == CURLE_OK &&
+		(strcmp(method, "POST") == 0 ||
+		 curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK) &&
+		/* a redirect must not turn the request into a GET or resend it elsewhere */
 		curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
 }
 
@@ -304,13 +312,26 @@ void
 OgHttpGet(const char *url, const OgCredentials *cred, Size max_bytes,
 		  OgHttpResponse *resp)
 {
-	OgHttpPostJson(url, cred, NULL, max_bytes, resp);
+	OgHttpSend("GET", url, cred, NULL, 0, NULL, max_bytes, resp);
 }
 
-/* POST a JSON body (or GET when json is NULL), as OgHttpGet. */
+/* POST a JSON body, as OgHttpGet. */
 void
 OgHttpPostJson(const char *url, const OgCredentials *cred, const char *json,
 			   Size max_bytes, OgHttpResponse *resp)
+{
+	OgHttpSend("POST", url, cred, json, strlen(json), "application/json",
+			   max_bytes, resp);
+}
+
+/*
+ * A request of any method: with a body of len bytes and its content type,
+ * or without one (body NULL: a GET).  As OgHttpGet otherwise.
+ */
+void
+OgHttpSend(const char *method, const char *url, const OgCredentials *cred,
+		   const char *body, Size len, const char *content_type,
+		   Size max_bytes, OgHttpResponse *resp)
 {
 	OgHttpTransfer *volatile t = palloc0(sizeof(OgHttpTransfer));
 
@@ -326,7 +347,7 @@ OgHttpPostJson(const char *url, const OgCredentials *cred, const char *json,
 		t->easy = curl_easy_init();
 		t->multi = curl_multi_init();
 		if (t->easy == NULL || t->multi == NULL || !OgHttpSetup(t, url, cred) ||
-			(json != NULL && !OgHttpSetBody(t, json)))
+			(body != NULL && !OgHttpSetBody(t, method, body, len, content_type)))
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory"),

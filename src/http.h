@@ -45,6 +45,10 @@ extern void OgHttpGet(const char *url, const OgCredentials *cred,
 extern void OgHttpPostJson(const char *url, const OgCredentials *cred,
 						   const char *json, Size max_bytes,
 						   OgHttpResponse *resp);
+extern void OgHttpSend(const char *method, const char *url,
+					   const OgCredentials *cred, const char *body, Size len,
+					   const char *content_type, Size max_bytes,
+					   OgHttpResponse *resp);
 extern char *OgRedactUrl(const char *url);
 extern char *OgUrlEscape(const char *s);
 

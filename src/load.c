@@ -598,39 +598,24 @@ OgStoredReference(const char *name, const OgBlobHeader *blob)
 	return sr.ref;
 }
 
-Datum
-og_load_model(PG_FUNCTION_ARGS)
+/*
+ * Resolve ref, compile and publish the model under name (replacing the
+ * version loaded under it, if any); on any error nothing changes.  Returns
+ * the compiled blob, a local copy in the current memory context.
+ */
+OgBlobHeader *
+OgLoadModel(const char *name, const char *ref)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	TupleDesc	tupdesc;
-	MemoryContext loadcxt;
-	MemoryContext oldcxt;
 	instr_time	start,
 				elapsed;
 	OgBlobHeader *blob;
 	Size		size;
 	OgSource	src;
-	Datum		values[OG_MODELS_COLS];
-	bool		nulls[OG_MODELS_COLS];
-	HeapTuple	tuple;
 	bool		created;
 
 	OgStoreCheckAvailable();
 	OgCheckModelName(name);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
-		tupdesc->natts != OG_MODELS_COLS)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("og_load_model must return og_model.models with %d columns",
-						OG_MODELS_COLS),
-				 errhint("The view og_model.models was changed; ALTER EXTENSION og_model UPDATE or recreate the extension.")));
-
 	INSTR_TIME_SET_CURRENT(start);
-	loadcxt = AllocSetContextCreate(CurrentMemoryContext, "og_model load",
-									ALLOCSET_DEFAULT_SIZES);
-	oldcxt = MemoryContextSwitchTo(loadcxt);
-
 	memset(&src, 0, sizeof(src));
 	src.model = name;
 	src.ref = ref;
@@ -653,7 +638,36 @@ og_load_model(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	OgStatsServing(blob, name);
+	return blob;
+}
 
+Datum
+og_load_model(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *ref = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	TupleDesc	tupdesc;
+	MemoryContext loadcxt;
+	MemoryContext oldcxt;
+	OgBlobHeader *blob;
+	Datum		values[OG_MODELS_COLS];
+	bool		nulls[OG_MODELS_COLS];
+	HeapTuple	tuple;
+
+	OgStoreCheckAvailable();
+	OgCheckModelName(name);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != OG_MODELS_COLS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("og_load_model must return og_model.models with %d columns",
+						OG_MODELS_COLS),
+				 errhint("The view og_model.models was changed; ALTER EXTENSION og_model UPDATE or recreate the extension.")));
+
+	loadcxt = AllocSetContextCreate(CurrentMemoryContext, "og_model load",
+									ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(loadcxt);
+	blob = OgLoadModel(name, ref);
 	MemoryContextSwitchTo(oldcxt);
 	OgModelRow(blob, values, nulls);
 	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);

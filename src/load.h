@@ -11,6 +11,7 @@
 extern void OgLoadInit(void);
 extern void OgCheckModelName(const char *name);
 
+extern struct OgBlobHeader *OgLoadModel(const char *name, const char *ref);
 extern bool OgRunAsWarning(void (*fn) (void *arg), void *arg, const char *hint);
 
 #endif							/* OG_LOAD_H */

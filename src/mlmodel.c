@@ -10,6 +10,10 @@
  * refused (an alias bomb would multiply the tree).  libyaml's own state is
  * freed in PG_FINALLY, whatever error interrupts the parse.
  *
+ * The same parser reads og_model profiles (config.c) through
+ * OgYamlParseProfile; its errors then name the file and the line in
+ * config.c's form: invalid og_model profile "<path>" line <n>: <problem>.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,12 +29,33 @@ typedef struct OgYamlBuild
 {
 	const char *model;
 	const char *path;
+	bool		profile;		/* an og_model profile, not an MLmodel file */
 	OgYamlNode *root;
 	OgYamlNode *stack[OG_YAML_MAX_DEPTH + 1];
 	int			depth;
 	int			nodes;
 	bool		done;
 } OgYamlBuild;
+
+static void OgYamlProfileFail(const char *path, int line,
+							  const char *problem) pg_attribute_noreturn();
+
+/*
+ * An error in an og_model profile: the file, the line (0: none) and the
+ * problem, with the SQLSTATE and the form of config.c's errors.
+ */
+static void
+OgYamlProfileFail(const char *path, int line, const char *problem)
+{
+	if (line > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("invalid og_model profile \"%s\" line %d: %s",
+						path, line, problem)));
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIG_FILE_ERROR),
+			 errmsg("invalid og_model profile \"%s\": %s", path, problem)));
+}
 
 static void
 OgYamlAddChild(OgYamlNode *parent, OgYamlNode *child)
@@ -52,11 +77,17 @@ static void
 OgYamlAdd(OgYamlBuild *st, OgYamlNode *node, const yaml_event_t *ev)
 {
 	if (++st->nodes > OG_YAML_MAX_NODES)
+	{
+		if (st->profile)
+			OgYamlProfileFail(st->path, (int) ev->start_mark.line + 1,
+							  psprintf("more than %d YAML nodes",
+									   OG_YAML_MAX_NODES));
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("MLmodel file of model \"%s\" has too many elements",
 						st->model),
 				 errdetail("The limit is %d YAML nodes.", OG_YAML_MAX_NODES)));
+	}
 	node->line = (int) ev->start_mark.line + 1;
 	if (st->depth == 0)
 	{
@@ -70,11 +101,16 @@ OgYamlAdd(OgYamlBuild *st, OgYamlNode *node, const yaml_event_t *ev)
 		/* keys of a mapping must be scalars */
 		if (parent->kind == OG_YAML_MAPPING && parent->n % 2 == 0 &&
 			node->kind != OG_YAML_SCALAR)
+		{
+			if (st->profile)
+				OgYamlProfileFail(st->path, node->line,
+								  "mapping keys must be plain values");
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid MLmodel file for model \"%s\"", st->model),
 					 errdetail("Mapping keys must be plain values (line %d).",
 							   node->line)));
+		}
 		OgYamlAddChild(parent, node);
 	}
 }
@@ -83,12 +119,18 @@ static void
 OgYamlPush(OgYamlBuild *st, OgYamlNode *node)
 {
 	if (st->depth >= OG_YAML_MAX_DEPTH)
+	{
+		if (st->profile)
+			OgYamlProfileFail(st->path, node->line,
+							  psprintf("nesting is limited to %d levels",
+									   OG_YAML_MAX_DEPTH));
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("MLmodel file of model \"%s\" is nested too deeply",
 						st->model),
 				 errdetail("Nesting is limited to %d levels (line %d).",
 						   OG_YAML_MAX_DEPTH, node->line)));
+	}
 	st->stack[st->depth++] = node;
 }
 
@@ -121,6 +163,9 @@ OgYamlEvent(OgYamlBuild *st, const yaml_event_t *ev)
 				st->depth--;
 			break;
 		case YAML_ALIAS_EVENT:
+			if (st->profile)
+				OgYamlProfileFail(st->path, (int) ev->start_mark.line + 1,
+								  "YAML aliases are not allowed");
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid MLmodel file for model \"%s\"", st->model),
@@ -140,31 +185,53 @@ OgYamlEvent(OgYamlBuild *st, const yaml_event_t *ev)
 }
 
 /*
- * Parse YAML text into a tree.  Errors name the model and the file.
+ * Parse YAML text into a tree.  Errors name the model, or for a profile the
+ * file and the line.
  */
-OgYamlNode *
-OgYamlParse(const char *model, const char *path, const char *buf, Size len)
+static OgYamlNode *
+OgYamlParseText(const char *model, const char *path, bool profile,
+				const char *buf, Size len)
 {
 	yaml_parser_t parser;
 	yaml_event_t event;
 	volatile bool have_event = false;
 	OgYamlBuild *st;
+	const char *zero;
 
 	if (len > OG_YAML_MAX_BYTES)
+	{
+		if (profile)
+			OgYamlProfileFail(path, 0,
+							  psprintf("the file has %zu bytes; the limit is %d bytes",
+									   len, OG_YAML_MAX_BYTES));
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("MLmodel file of model \"%s\" is too large", model),
 				 errdetail("The file has %zu bytes; the limit is %d bytes.",
 						   len, OG_YAML_MAX_BYTES)));
-	if (memchr(buf, '\0', len) != NULL)
+	}
+	zero = memchr(buf, '\0', len);
+	if (zero != NULL)
+	{
+		if (profile)
+		{
+			int			line = 1;
+			const char *p;
+
+			for (p = buf; p < zero; p++)
+				line += *p == '\n';
+			OgYamlProfileFail(path, line, "the file contains a zero byte");
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid MLmodel file for model \"%s\"", model),
 				 errdetail("The file contains a zero byte.")));
+	}
 
 	st = palloc0(sizeof(OgYamlBuild));
 	st->model = model;
 	st->path = path;
+	st->profile = profile;
 
 	if (!yaml_parser_initialize(&parser))
 		ereport(ERROR,
@@ -176,6 +243,27 @@ OgYamlParse(const char *model, const char *path, const char *buf, Size len)
 		while (!st->done)
 		{
 			if (!yaml_parser_parse(&parser, &event))
+			{
+				if (profile && parser.error == YAML_READER_ERROR)
+				{
+					/* bad encoding: libyaml gives a byte offset, no mark */
+					int			line = 1;
+					size_t		i;
+
+					for (i = 0; i < parser.problem_offset && i < len; i++)
+						line += buf[i] == '\n';
+					OgYamlProfileFail(path, line,
+									  psprintf("YAML syntax error: %s (byte %zu of the file)",
+											   parser.problem ? parser.problem : "invalid text",
+											   parser.problem_offset + 1));
+				}
+				if (profile)
+					OgYamlProfileFail(path, (int) parser.problem_mark.line + 1,
+									  psprintf("YAML syntax error: %s%s%s (column %d)",
+											   parser.context ? parser.context : "",
+											   parser.context ? ", " : "",
+											   parser.problem ? parser.problem : "invalid YAML",
+											   (int) parser.problem_mark.column + 1));
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 						 errmsg("invalid MLmodel file for model \"%s\"", model),
@@ -185,6 +273,7 @@ OgYamlParse(const char *model, const char *path, const char *buf, Size len)
 								   parser.problem ? parser.problem : "YAML syntax error",
 								   (int) parser.problem_mark.line + 1,
 								   (int) parser.problem_mark.column + 1)));
+			}
 			have_event = true;
 			OgYamlEvent(st, &event);
 			yaml_event_delete(&event);
@@ -200,6 +289,25 @@ OgYamlParse(const char *model, const char *path, const char *buf, Size len)
 	PG_END_TRY();
 
 	return st->root;
+}
+
+/*
+ * Parse the text of an MLmodel file into a tree.  Errors name the model.
+ */
+OgYamlNode *
+OgYamlParse(const char *model, const char *path, const char *buf, Size len)
+{
+	return OgYamlParseText(model, path, false, buf, len);
+}
+
+/*
+ * Parse the text of an og_model profile into a tree.  Errors have SQLSTATE
+ * ERRCODE_CONFIG_FILE_ERROR and name the file (path) and the line.
+ */
+OgYamlNode *
+OgYamlParseProfile(const char *path, const char *buf, Size len)
+{
+	return OgYamlParseText(NULL, path, true, buf, len);
 }
 
 OgYamlNode *

@@ -43,6 +43,8 @@ typedef struct OgMLmodel
 
 extern OgYamlNode *OgYamlParse(const char *model, const char *path,
 							   const char *buf, Size len);
+extern OgYamlNode *OgYamlParseProfile(const char *path, const char *buf,
+									  Size len);
 extern OgYamlNode *OgYamlGet(const OgYamlNode *map, const char *key);
 extern const char *OgYamlScalar(const OgYamlNode *node);
 extern void OgMLmodelParse(const char *model, const char *path,

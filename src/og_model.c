@@ -17,6 +17,7 @@
 #include "load.h"
 #include "stats.h"
 #include "store.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -29,5 +30,6 @@ _PG_init(void)
 	OgStoreInit();
 	OgStatsInit();
 	OgLoadInit();
+	OgWorkerInit();
 	MarkGUCPrefixReserved("og_model");
 }

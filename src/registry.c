@@ -30,15 +30,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "config.h"
 #include "http.h"
 #include "json.h"
 #include "source.h"
+#include "worker.h"
 
 #define OG_MAX_API_BYTES		(64 * 1024 * 1024)
 #define OG_MAX_CREDENTIALS_BYTES (64 * 1024)
@@ -56,6 +60,9 @@ typedef struct OgRemote
 	char	   *version;
 	char	   *artifact_root;	/* proxied path or URL, once known */
 	bool		use_download_uri;
+	const char *action;			/* start of error messages */
+	const char *method;			/* of the request under way; NULL: GET */
+	bool		writing;		/* registering, not reading */
 } OgRemote;
 
 static bool
@@ -125,8 +132,7 @@ OgRemoteFail(OgRemote *r, int sqlerrcode, const char *problem,
 {
 	ereport(ERROR,
 			(errcode(sqlerrcode),
-			 errmsg("cannot load model \"%s\" from \"%s\": %s",
-					r->src->model, r->src->ref, problem),
+			 errmsg("%s: %s", r->action, problem),
 			 detail ? errdetail_internal("%s", detail) : 0,
 			 hint ? errhint("%s", hint) : 0));
 }
@@ -166,7 +172,8 @@ static void
 OgRemoteCheckTransport(OgRemote *r, const OgHttpResponse *resp,
 					   const char *url, Size max, const char *limit_name)
 {
-	char	   *where = OgRemoteWhere(r, url);
+	char	   *where = psprintf("%s %s", r->method ? r->method : "GET",
+								 OgRemoteWhere(r, url));
 
 	switch (resp->outcome)
 	{
@@ -175,38 +182,38 @@ OgRemoteCheckTransport(OgRemote *r, const OgHttpResponse *resp,
 		case OG_HTTP_CONNECT_FAILED:
 			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
 						 psprintf("could not connect to MLflow server %s", r->server),
-						 psprintf("GET %s: %s", where, resp->error),
+						 psprintf("%s: %s", where, resp->error),
 						 "Check og_model.tracking_uri and that the MLflow server is running.");
 			break;
 		case OG_HTTP_TIMEOUT:
 			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
 						 psprintf("MLflow server %s did not answer within %d ms",
 								  r->server, og_http_timeout_ms),
-						 psprintf("GET %s: %s", where, resp->error),
+						 psprintf("%s: %s", where, resp->error),
 						 "Raise og_model.http_timeout_ms for slow servers or large models.");
 			break;
 		case OG_HTTP_TLS_FAILED:
 			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
 						 psprintf("TLS connection to MLflow server %s failed", r->server),
-						 psprintf("GET %s: %s", where, resp->error),
+						 psprintf("%s: %s", where, resp->error),
 						 "Set og_model.tls_ca_file to the CA certificate that signed the server's certificate.");
 			break;
 		case OG_HTTP_TRUNCATED:
 			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
 						 psprintf("MLflow server %s sent an incomplete response", r->server),
-						 psprintf("GET %s: %s", where, resp->error), NULL);
+						 psprintf("%s: %s", where, resp->error), NULL);
 			break;
 		case OG_HTTP_TOO_LARGE:
 			OgRemoteFail(r, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 						 psprintf("response of MLflow server %s is larger than %zu bytes",
 								  r->server, max),
-						 psprintf("GET %s", where),
+						 where,
 						 limit_name ? psprintf("Raise %s to load larger models.", limit_name) : NULL);
 			break;
 		case OG_HTTP_FAILED:
 			OgRemoteFail(r, ERRCODE_CONNECTION_FAILURE,
 						 psprintf("request to MLflow server %s failed", r->server),
-						 psprintf("GET %s: %s", where, resp->error), NULL);
+						 psprintf("%s: %s", where, resp->error), NULL);
 			break;
 	}
 }
@@ -240,8 +247,8 @@ OgRemoteHttpError(OgRemote *r, const OgHttpResponse *resp, const char *url,
 	}
 	if (message == NULL)
 		message = OgBodyExcerpt(resp);
-	detail = psprintf("MLflow server %s answered GET %s with HTTP %ld%s%s: %s",
-					  r->server, where, resp->status,
+	detail = psprintf("MLflow server %s answered %s %s with HTTP %ld%s%s: %s",
+					  r->server, r->method ? r->method : "GET", where, resp->status,
 					  error_code ? " " : "", error_code ? error_code : "", message);
 
 	if (resp->status == 401)
@@ -253,6 +260,8 @@ OgRemoteHttpError(OgRemote *r, const OgHttpResponse *resp, const char *url,
 		OgRemoteFail(r, ERRCODE_INSUFFICIENT_PRIVILEGE,
 					 psprintf("MLflow server %s denied access", r->server),
 					 detail,
+					 r->writing ?
+					 "Grant the MLflow user that og_model authenticates as permission to create runs in the experiment and to edit the registered model." :
 					 "Grant the MLflow user that og_model authenticates as READ permission on the registered model.");
 	if (not_found &&
 		(resp->status == 404 ||
@@ -363,8 +372,28 @@ OgCredentialsFromFile(OgRemote *r, const char *path)
 				 errdetail("Expected mlflow_tracking_token, or mlflow_tracking_username and mlflow_tracking_password.")));
 }
 
+/*
+ * The profile named by og_model.config_file, or NULL when none is; in the
+ * worker, the one it works with (a broken file it was reloaded with does
+ * not stop it).
+ */
+static OgConfig *
+OgProfile(void)
+{
+	if (OgWorkerProfile() != NULL)
+		return OgWorkerProfile();
+	if (og_config_file == NULL || og_config_file[0] == '\0')
+		return NULL;
+	/* unknown keys are reported by the worker and og_config_check() */
+	return OgConfigRead(og_config_file, DEBUG1);
+}
+
+/*
+ * Credentials, in order: og_model.credentials_file; the environment
+ * variables the profile names; MLFLOW_TRACKING_* of the server.
+ */
 static void
-OgCredentialsLoad(OgRemote *r)
+OgCredentialsLoad(OgRemote *r, OgConfig *profile)
 {
 	const char *v;
 
@@ -372,6 +401,14 @@ OgCredentialsLoad(OgRemote *r)
 	{
 		OgCredentialsFromFile(r, og_credentials_file);
 		return;
+	}
+	if (profile)
+	{
+		OgConfigCredentials(profile, &r->cred.token, &r->cred.username, &r->cred.password);
+		if (r->cred.username && r->cred.password == NULL)
+			r->cred.password = pstrdup("");
+		if (r->cred.token || r->cred.username)
+			return;
 	}
 	if ((v = getenv("MLFLOW_TRACKING_TOKEN")) != NULL && v[0])
 		r->cred.token = pstrdup(v);
@@ -381,6 +418,32 @@ OgCredentialsLoad(OgRemote *r)
 		v = getenv("MLFLOW_TRACKING_PASSWORD");
 		r->cred.password = pstrdup(v ? v : "");
 	}
+}
+
+/*
+ * Point r at the tracking server (og_model.tracking_uri, else the
+ * profile's), with its credentials; r->action says what for, in errors.
+ */
+static void
+OgRemoteConnect(OgRemote *r)
+{
+	OgConfig   *profile = OgProfile();
+	const char *uri = og_tracking_uri;
+	size_t		n;
+
+	if ((uri == NULL || uri[0] == '\0') && profile)
+		uri = profile->tracking_uri;
+	if (uri == NULL || uri[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s: og_model.tracking_uri is not set", r->action),
+				 errhint("Set og_model.tracking_uri to the MLflow tracking server, e.g. in postgresql.conf: og_model.tracking_uri = 'http://mlflow:5000', or tracking_uri in the profile named by og_model.config_file.")));
+	r->base = pstrdup(uri);
+	n = strlen(r->base);
+	while (n > 0 && r->base[n - 1] == '/')
+		r->base[--n] = '\0';
+	r->server = OgRedactUrl(r->base);
+	OgCredentialsLoad(r, profile);
 }
 
 /* ------------------------------------------------------------------ REST */
@@ -445,8 +508,8 @@ OgRemoteJson(OgRemote *r, const char *path, const char *not_found,
 			cJSON_Delete(json);
 		OgRemoteFail(r, ERRCODE_PROTOCOL_VIOLATION,
 					 psprintf("MLflow server %s sent an invalid JSON answer", r->server),
-					 psprintf("GET %s answered HTTP 200 with %zu bytes that are not a JSON object.",
-							  OgRemoteWhere(r, url), resp->len),
+					 psprintf("%s %s answered HTTP 200 with %zu bytes that are not a JSON object.",
+							  r->method ? r->method : "GET", OgRemoteWhere(r, url), resp->len),
 					 "Check that og_model.tracking_uri points at an MLflow tracking server.");
 	}
 	return json;
@@ -801,12 +864,37 @@ OgBadRef(OgRemote *r, const char *why)
 			 errhint("Use a version ('7'), an alias ('@champion'), 'latest', 'models:/name/7', 'models:/name@alias', 'runs:/<run_id>/<path>' or 'file:///path'.")));
 }
 
-static bool
+bool
 OgIsVersionNumber(const char *s)
 {
 	size_t		n = strlen(s);
 
 	return n > 0 && n <= 18 && strspn(s, "0123456789") == n;
+}
+
+/*
+ * The MLflow registered model that a model loaded under name by ref
+ * belongs to, or NULL (a run's or a directory's files).
+ */
+char *
+OgRegistryModelOf(const char *name, const char *ref)
+{
+	char	   *rest;
+	char	   *at;
+	char	   *slash;
+
+	if (ref == NULL || strncmp(ref, "file:", 5) == 0 || strncmp(ref, "runs:/", 6) == 0)
+		return NULL;
+	if (strncmp(ref, "models:/", 8) != 0)
+		return pstrdup(name);
+	rest = pstrdup(ref + 8);
+	at = strrchr(rest, '@');
+	slash = strrchr(rest, '/');
+	if (at)
+		*at = '\0';
+	else if (slash)
+		*slash = '\0';
+	return rest;
 }
 
 /*
@@ -821,9 +909,9 @@ OgRegistryResolve(OgSource *src)
 	char	   *version = NULL;
 	char	   *alias = NULL;
 	bool		latest = false;
-	size_t		n;
 
 	r->src = src;
+	r->action = psprintf("cannot load model \"%s\" from \"%s\"", src->model, ref);
 	src->priv = r;
 	src->read = OgRemoteRead;
 
@@ -885,18 +973,7 @@ OgRegistryResolve(OgSource *src)
 	if (version && !OgIsVersionNumber(version))
 		OgBadRef(r, "A version is a number.");
 
-	if (og_tracking_uri == NULL || og_tracking_uri[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot load model \"%s\" from \"%s\": og_model.tracking_uri is not set",
-						src->model, ref),
-				 errhint("Set og_model.tracking_uri to the MLflow tracking server, e.g. in postgresql.conf: og_model.tracking_uri = 'http://mlflow:5000'.")));
-	r->base = pstrdup(og_tracking_uri);
-	n = strlen(r->base);
-	while (n > 0 && r->base[n - 1] == '/')
-		r->base[--n] = '\0';
-	r->server = OgRedactUrl(r->base);
-	OgCredentialsLoad(r);
+	OgRemoteConnect(r);
 
 	if (r->registry_name == NULL)
 	{
@@ -927,26 +1004,16 @@ OgRegistryLogMetrics(const char *model, const char *run_id, int n,
 	cJSON	   *volatile body = NULL;
 	char	   *json = NULL;
 	char	   *url;
-	size_t		len;
 	/* milliseconds since 1970, as MLflow timestamps are */
 	int64		now_ms = GetCurrentTimestamp() / 1000 +
 		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 
-	if (og_tracking_uri == NULL || og_tracking_uri[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot log metrics of model \"%s\": og_model.tracking_uri is not set",
-						model)));
 	memset(&src, 0, sizeof(src));
 	src.model = model;
 	src.ref = run_id;
 	r->src = &src;
-	r->base = pstrdup(og_tracking_uri);
-	len = strlen(r->base);
-	while (len > 0 && r->base[len - 1] == '/')
-		r->base[--len] = '\0';
-	r->server = OgRedactUrl(r->base);
-	OgCredentialsLoad(r);
+	r->action = psprintf("cannot log metrics of model \"%s\"", model);
+	OgRemoteConnect(r);
 
 	PG_TRY();
 	{
@@ -1010,4 +1077,419 @@ OgRegistryLogMetrics(const char *model, const char *run_id, int n,
 									r->server, resp.status, OgBodyExcerpt(&resp)),
 				 resp.status == 403 ?
 				 errhint("Grant the MLflow user that og_model authenticates as EDIT permission on the run's experiment.") : 0));
+}
+
+/* ------------------------------------------------------------- writing */
+
+/*
+ * A remote for a request that is not a load: r points at the tracking
+ * server for action (the start of error messages, about model).
+ */
+static OgRemote *
+OgRemoteOpen(const char *model, const char *action, bool writing)
+{
+	OgRemote   *r = palloc0(sizeof(OgRemote));
+	OgSource   *src = palloc0(sizeof(OgSource));
+
+	src->model = model;
+	src->ref = "";
+	r->src = src;
+	r->action = action;
+	r->writing = writing;
+	OgRemoteConnect(r);
+	return r;
+}
+
+/* The string at a dotted key path ("run.info.run_id") of obj, or NULL. */
+static const char *
+OgJsonPathString(const cJSON *obj, const char *path)
+{
+	char	   *copy = pstrdup(path);
+	char	   *save = NULL;
+	char	   *key;
+
+	for (key = strtok_r(copy, ".", &save); key && obj; key = strtok_r(NULL, ".", &save))
+		obj = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (cJSON_IsString(obj))
+		return obj->valuestring;
+	return NULL;
+}
+
+/*
+ * Send a JSON body (or none for a GET) to the REST API path.  An answer
+ * with MLflow error code tolerate (or, when not_found, a "does not exist"
+ * answer) gives false; other errors raise.  On success, out[i] is the
+ * string at key path keys[i] of the answer (a missing one is an error).
+ */
+static bool
+OgRemoteCall(OgRemote *r, const char *method, const char *path,
+			 const char *json, const char *tolerate, bool not_found,
+			 int n, const char *const *keys, char **out)
+{
+	char	   *url = psprintf("%s%s", r->base, path);
+	OgHttpResponse resp;
+	cJSON	   *volatile answer = NULL;
+	bool		ok = true;
+
+	r->method = method;
+	OgHttpSend(method, url, OgRemoteCredentialsFor(r, url), json,
+			   json ? strlen(json) : 0, "application/json", OG_MAX_API_BYTES, &resp);
+	OgRemoteCheckTransport(r, &resp, url, OG_MAX_API_BYTES, NULL);
+	PG_TRY();
+	{
+		answer = cJSON_ParseWithLength(resp.body, resp.len);
+		if (resp.status != 200)
+		{
+			const cJSON *ec = answer ? cJSON_GetObjectItemCaseSensitive(answer, "error_code") : NULL;
+			bool		missing = resp.status == 404 ||
+				(cJSON_IsString(ec) && strcmp(ec->valuestring, "RESOURCE_DOES_NOT_EXIST") == 0);
+
+			if ((tolerate && cJSON_IsString(ec) && strcmp(ec->valuestring, tolerate) == 0) ||
+				(not_found && missing))
+				ok = false;
+			else
+				OgRemoteHttpError(r, &resp, url, NULL, 0, false);
+		}
+		else
+		{
+			int			i;
+
+			if (n > 0 && !cJSON_IsObject(answer))
+				OgRemoteFail(r, ERRCODE_PROTOCOL_VIOLATION,
+							 psprintf("MLflow server %s sent an invalid JSON answer", r->server),
+							 psprintf("%s %s answered HTTP 200 with %zu bytes that are not a JSON object.",
+									  method, OgRemoteWhere(r, url), resp.len),
+							 "Check that og_model.tracking_uri points at an MLflow tracking server.");
+			for (i = 0; i < n; i++)
+			{
+				const char *v = OgJsonPathString(answer, keys[i]);
+
+				if (v == NULL)
+					OgRemoteFail(r, ERRCODE_PROTOCOL_VIOLATION,
+								 psprintf("MLflow server %s sent an answer without \"%s\"",
+										  r->server, keys[i]),
+								 psprintf("%s %s.", method, OgRemoteWhere(r, url)), NULL);
+				out[i] = pstrdup(v);
+			}
+		}
+	}
+	PG_FINALLY();
+	{
+		if (answer)
+			cJSON_Delete(answer);
+	}
+	PG_END_TRY();
+	r->method = NULL;
+	return ok;
+}
+
+/* A JSON document built with cJSON, as palloc'd text; deletes doc. */
+static char *
+OgJsonText(cJSON *doc)
+{
+	char	   *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	char	   *copy;
+
+	if (doc)
+		cJSON_Delete(doc);
+	if (text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	copy = pstrdup(text);
+	cJSON_free(text);
+	return copy;
+}
+
+/* {"k1": "v1", ...} from n pairs (a NULL value is left out). */
+static char *
+OgJsonObject(int n, const char *const *pairs)
+{
+	StringInfoData s;
+	int			i;
+	bool		first = true;
+
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '{');
+	for (i = 0; i < n; i++)
+	{
+		if (pairs[2 * i + 1] == NULL)
+			continue;
+		if (!first)
+			appendStringInfoChar(&s, ',');
+		escape_json(&s, pairs[2 * i]);
+		appendStringInfoChar(&s, ':');
+		escape_json(&s, pairs[2 * i + 1]);
+		first = false;
+	}
+	appendStringInfoChar(&s, '}');
+	return s.data;
+}
+
+static int64
+OgNowMs(void)
+{
+	/* milliseconds since 1970, as MLflow timestamps are */
+	return GetCurrentTimestamp() / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+}
+
+/*
+ * Create the run of rec: the experiment rec->experiment (created when
+ * missing), a run in it with rec->run_name and tags saying og_model made
+ * it.  Sets rec->experiment_id, run_id, artifact_uri.
+ */
+void
+OgRegistryStartRun(OgRunRecord *rec)
+{
+	OgRemote   *r = OgRemoteOpen(rec->model,
+									   psprintf("cannot register model \"%s\" in MLflow", rec->model), true);
+	const char *exp_key[] = {"experiment.experiment_id"};
+	const char *id_key[] = {"experiment_id"};
+	const char *run_keys[] = {"run.info.run_id", "run.info.artifact_uri"};
+	char	   *out[2];
+	cJSON	   *doc;
+	cJSON	   *tags;
+	int			attempt;
+
+	/* get or create the experiment; a concurrent creator may win the race */
+	for (attempt = 0;; attempt++)
+	{
+		const char *pair[] = {"name", rec->experiment};
+
+		if (OgRemoteCall(r, "GET",
+						 psprintf("/api/2.0/mlflow/experiments/get-by-name?experiment_name=%s",
+								  OgUrlEscape(rec->experiment)),
+						 NULL, NULL, true, 1, exp_key, out))
+			break;
+		if (OgRemoteCall(r, "POST", "/api/2.0/mlflow/experiments/create",
+						 OgJsonObject(1, pair), "RESOURCE_ALREADY_EXISTS", false,
+						 1, id_key, out) || attempt > 0)
+			break;
+	}
+	rec->experiment_id = out[0];
+
+	doc = cJSON_CreateObject();
+	tags = doc ? cJSON_AddArrayToObject(doc, "tags") : NULL;
+	if (tags == NULL ||
+		cJSON_AddStringToObject(doc, "experiment_id", rec->experiment_id) == NULL ||
+		cJSON_AddStringToObject(doc, "run_name", rec->run_name) == NULL ||
+		cJSON_AddNumberToObject(doc, "start_time", (double) OgNowMs()) == NULL)
+	{
+		if (doc)
+			cJSON_Delete(doc);
+		doc = NULL;
+	}
+	else
+	{
+		const char *const tag[][2] = {
+			{"mlflow.source.name", "og_model"},
+			{"mlflow.source.type", "JOB"},
+			{"mlflow.user", GetUserNameFromId(GetUserId(), false)},
+			{"og_model.database", get_database_name(MyDatabaseId)},
+		};
+		int			i;
+
+		for (i = 0; i < lengthof(tag); i++)
+		{
+			cJSON	   *t = cJSON_CreateObject();
+
+			if (t == NULL || !cJSON_AddItemToArray(tags, t) ||
+				cJSON_AddStringToObject(t, "key", tag[i][0]) == NULL ||
+				cJSON_AddStringToObject(t, "value", tag[i][1] ? tag[i][1] : "") == NULL)
+			{
+				cJSON_Delete(doc);
+				doc = NULL;
+				break;
+			}
+		}
+	}
+	OgRemoteCall(r, "POST", "/api/2.0/mlflow/runs/create", OgJsonText(doc),
+				 NULL, false, 2, run_keys, out);
+	rec->run_id = out[0];
+	rec->artifact_uri = out[1];
+}
+
+/* params and metrics of rec in one runs/log-batch */
+static void
+OgRemoteLogBatch(OgRemote *r, const OgRunRecord *rec)
+{
+	StringInfoData s;
+	int64		now = OgNowMs();
+	int			i;
+
+	initStringInfo(&s);
+	appendStringInfoString(&s, "{\"run_id\":");
+	escape_json(&s, rec->run_id);
+	appendStringInfoString(&s, ",\"params\":[");
+	for (i = 0; i < rec->n_params; i++)
+	{
+		appendStringInfoString(&s, i ? ",{\"key\":" : "{\"key\":");
+		escape_json(&s, rec->param_keys[i]);
+		appendStringInfoString(&s, ",\"value\":");
+		escape_json(&s, rec->param_values[i]);
+		appendStringInfoChar(&s, '}');
+	}
+	appendStringInfoString(&s, "],\"metrics\":[");
+	for (i = 0; i < rec->n_metrics; i++)
+	{
+		appendStringInfoString(&s, i ? ",{\"key\":" : "{\"key\":");
+		escape_json(&s, rec->metric_keys[i]);
+		/* 17 digits give back the very same double */
+		appendStringInfo(&s, ",\"value\":%.17g,\"timestamp\":" INT64_FORMAT ",\"step\":0}",
+						 rec->metric_values[i], now);
+	}
+	appendStringInfoString(&s, "]}");
+	OgRemoteCall(r, "POST", "/api/2.0/mlflow/runs/log-batch", s.data, NULL, false,
+				 0, NULL, NULL);
+}
+
+/*
+ * Log rec's params and metrics, upload its files under <artifact_uri>/model
+ * through the server's proxied artifact API, end the run FINISHED and
+ * register the directory as a new version of registered model rec->model
+ * (created when missing).  Sets rec->version.
+ */
+void
+OgRegistryCompleteRun(OgRunRecord *rec)
+{
+	OgRemote   *r = OgRemoteOpen(rec->model,
+									   psprintf("cannot register model \"%s\" in MLflow", rec->model), true);
+	const char *proxied = OgProxiedPath(rec->artifact_uri);
+	const char *version_keys[] = {"model_version.version", "model_version.status"};
+	const char *status_key[] = {"model_version.status"};
+	char	   *out[2];
+	char	   *model_uri;
+	int			i;
+
+	if (proxied == NULL)
+		OgRemoteFail(r, ERRCODE_FEATURE_NOT_SUPPORTED,
+					 psprintf("MLflow server %s does not proxy artifacts", r->server),
+					 psprintf("The run's artifact location is %s.", OgRedactUrl(rec->artifact_uri)),
+					 "Run the MLflow server with proxied artifact access (mlflow server --serve-artifacts, the default), so og_model can upload the model files.");
+
+	OgRemoteLogBatch(r, rec);
+
+	for (i = 0; i < rec->n_files; i++)
+	{
+		char	   *url = psprintf("%s/api/2.0/mlflow-artifacts/artifacts/%s/model/%s",
+								   r->base, OgPathEscape(proxied), OgUrlEscape(rec->files[i].name));
+		OgHttpResponse resp;
+
+		r->method = "PUT";
+		OgHttpSend("PUT", url, OgRemoteCredentialsFor(r, url), rec->files[i].data,
+				   rec->files[i].len, rec->files[i].content_type, OG_MAX_API_BYTES, &resp);
+		OgRemoteCheckTransport(r, &resp, url, OG_MAX_API_BYTES, NULL);
+		if (resp.status != 200)
+			OgRemoteHttpError(r, &resp, url, NULL, 0, false);
+		r->method = NULL;
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	{
+		const char *pair[] = {"run_id", rec->run_id, "status", "FINISHED",
+		"end_time", psprintf(INT64_FORMAT, OgNowMs())};
+
+		OgRemoteCall(r, "POST", "/api/2.0/mlflow/runs/update", OgJsonObject(3, pair),
+					 NULL, false, 0, NULL, NULL);
+	}
+	{
+		const char *pair[] = {"name", rec->model};
+
+		OgRemoteCall(r, "POST", "/api/2.0/mlflow/registered-models/create",
+					 OgJsonObject(1, pair), "RESOURCE_ALREADY_EXISTS", false, 0, NULL, NULL);
+	}
+
+	/*
+	 * The source is the run's own artifact location: MLflow serves a
+	 * version's files (get-artifact) from it, not from a runs:/ URI.
+	 */
+	model_uri = psprintf("%s/model", rec->artifact_uri);
+	{
+		const char *pair[] = {"name", rec->model, "source", model_uri,
+		"run_id", rec->run_id, "description", rec->description};
+
+		OgRemoteCall(r, "POST", "/api/2.0/mlflow/model-versions/create",
+					 OgJsonObject(4, pair), NULL, false, 2, version_keys, out);
+	}
+	rec->version = out[0];
+
+	/* a server that registers asynchronously: wait until READY (up to 30 s) */
+	for (i = 0; i < 120 && strcmp(out[1], "READY") != 0; i++)
+	{
+		if (strcmp(out[1], "FAILED_REGISTRATION") == 0)
+			OgRemoteFail(r, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						 psprintf("MLflow server %s failed to register version %s", r->server,
+								  rec->version),
+						 NULL, NULL);
+		pg_usleep(250 * 1000L);
+		CHECK_FOR_INTERRUPTS();
+		OgRemoteCall(r, "GET",
+					 psprintf("/api/2.0/mlflow/model-versions/get?name=%s&version=%s",
+							  OgUrlEscape(rec->model), OgUrlEscape(rec->version)),
+					 NULL, NULL, false, 1, status_key, &out[1]);
+	}
+}
+
+/*
+ * Mark rec's run FAILED after an error; best effort, never raises (it is
+ * called while an error is being handled).
+ */
+void
+OgRegistryFailRun(OgRunRecord *rec)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (rec->run_id == NULL)
+		return;
+	PG_TRY();
+	{
+		OgRemote   *r = OgRemoteOpen(rec->model, "cannot end run", true);
+		const char *pair[] = {"run_id", rec->run_id, "status", "FAILED",
+		"end_time", psprintf(INT64_FORMAT, OgNowMs())};
+
+		OgRemoteCall(r, "POST", "/api/2.0/mlflow/runs/update", OgJsonObject(3, pair),
+					 NULL, false, 0, NULL, NULL);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The version of registered model model that alias names in MLflow, or
+ * NULL when no version holds it (or the model does not exist).
+ */
+char *
+OgRegistryAliasVersion(const char *model, const char *alias)
+{
+	OgRemote   *r = OgRemoteOpen(model,
+									   psprintf("cannot look up alias \"%s\" of registered model \"%s\"",
+												alias, model), false);
+	const char *key[] = {"model_version.version"};
+	char	   *version;
+
+	/* an unknown alias is 400 INVALID_PARAMETER_VALUE, an unknown model 404 */
+	if (!OgRemoteCall(r, "GET",
+					  psprintf("/api/2.0/mlflow/registered-models/alias?name=%s&alias=%s",
+							   OgUrlEscape(model), OgUrlEscape(alias)),
+					  NULL, "INVALID_PARAMETER_VALUE", true, 1, key, &version))
+		return NULL;
+	return version;
+}
+
+/* Point alias of registered model model at version, in MLflow. */
+void
+OgRegistrySetAlias(const char *model, const char *alias, const char *version)
+{
+	OgRemote   *r = OgRemoteOpen(model,
+									   psprintf("cannot set alias \"%s\" of registered model \"%s\"",
+												alias, model), true);
+	const char *pair[] = {"name", model, "alias", alias, "version", version};
+
+	OgRemoteCall(r, "POST", "/api/2.0/mlflow/registered-models/alias",
+				 OgJsonObject(3, pair), NULL, false, 0, NULL, NULL);
 }

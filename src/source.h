@@ -35,4 +35,49 @@ extern void OgRegistryResolve(OgSource *src);
 extern void OgRegistryLogMetrics(const char *model, const char *run_id, int n,
 								 const char *const *keys, const double *values);
 
+/* A file of a model directory to upload. */
+typedef struct OgArtifactFile
+{
+	const char *name;
+	const char *data;
+	Size		len;
+	const char *content_type;
+} OgArtifactFile;
+
+/*
+ * An MLflow run that records a model og_model made, and the registered
+ * version it becomes: OgRegistryStartRun creates the run (the files may
+ * name it), OgRegistryCompleteRun logs, uploads and registers;
+ * OgRegistryFailRun ends a run that failed half-way.
+ */
+typedef struct OgRunRecord
+{
+	const char *model;			/* registered model */
+	const char *experiment;		/* experiment name */
+	const char *run_name;
+	const char *description;	/* of the version, or NULL */
+	int			n_params;
+	const char *const *param_keys;
+	const char *const *param_values;
+	int			n_metrics;
+	const char *const *metric_keys;
+	const double *metric_values;
+	int			n_files;
+	const OgArtifactFile *files;
+	/* filled in */
+	char	   *experiment_id;
+	char	   *run_id;
+	char	   *artifact_uri;
+	char	   *version;
+} OgRunRecord;
+
+extern bool OgIsVersionNumber(const char *s);
+extern char *OgRegistryModelOf(const char *name, const char *ref);
+extern void OgRegistryStartRun(OgRunRecord *rec);
+extern void OgRegistryCompleteRun(OgRunRecord *rec);
+extern void OgRegistryFailRun(OgRunRecord *rec);
+extern char *OgRegistryAliasVersion(const char *model, const char *alias);
+extern void OgRegistrySetAlias(const char *model, const char *alias,
+							   const char *version);
+
 #endif							/* OG_SOURCE_H */

@@ -49,6 +49,11 @@
  * scorer's first lookup while something is retired, og_model.memory, or an
  * allocation that would not fit otherwise.
  *
+ * Preload: while the worker (worker.c) loads its profile's models after a
+ * server start, preload_pending is set; a lookup that finds no model waits
+ * for it to clear (on preload_cv, at most OG_PRELOAD_WAIT_MS) and looks
+ * again, so the first queries after a start see the profile's models.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -56,6 +61,7 @@
 #include "access/twophase.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
@@ -63,8 +69,11 @@
 #include "utils/dsa.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "store.h"
+#include "worker.h"
 
 
 typedef struct OgSlot
@@ -98,7 +107,11 @@ typedef struct OgStoreControl
 	pg_atomic_uint64 pin_releases;	/* pins cleared so far */
 	uint64		reclaimed_at;	/* pin_releases seen by the last reclaim */
 	uint64		next_generation;
+	pg_atomic_uint32 preload_pending;	/* the worker's start-up loads run */
+	ConditionVariable preload_cv;	/* broadcast when they are done */
 } OgStoreControl;
+
+#define OG_PRELOAD_WAIT_MS		30000
 
 /* GUCs */
 static int	og_shared_memory_size_kb = 64 * 1024;
@@ -237,6 +250,8 @@ og_shmem_startup(void)
 		pg_atomic_init_u64(&OgControl->pin_releases, 0);
 		OgControl->reclaimed_at = 0;
 		OgControl->next_generation = 1;
+		pg_atomic_init_u32(&OgControl->preload_pending, OgWorkerWillPreload() ? 1 : 0);
+		ConditionVariableInit(&OgControl->preload_cv);
 		for (i = 0; i < og_max_models; i++)
 		{
 			pg_atomic_init_u64(&OgSlots[i].generation, 0);
@@ -525,6 +540,40 @@ OgHandleCreate(MemoryContext mcxt)
 }
 
 /*
+ * While the worker's start-up loads run, wait for them (at most
+ * OG_PRELOAD_WAIT_MS); false when there was nothing to wait for.
+ */
+static bool
+OgStoreWaitForPreload(void)
+{
+	TimestampTz deadline;
+
+	if (pg_atomic_read_u32(&OgControl->preload_pending) == 0)
+		return false;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), OG_PRELOAD_WAIT_MS);
+	ConditionVariablePrepareToSleep(&OgControl->preload_cv);
+	while (pg_atomic_read_u32(&OgControl->preload_pending) != 0)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+		if (left <= 0)
+			break;
+		(void) ConditionVariableTimedSleep(&OgControl->preload_cv, left, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	return true;
+}
+
+/* The worker's start-up loads are done (or will not happen): wake waiters. */
+void
+OgStorePreloadDone(void)
+{
+	OgStoreAttach();
+	if (pg_atomic_exchange_u32(&OgControl->preload_pending, 0) != 0)
+		ConditionVariableBroadcast(&OgControl->preload_cv);
+}
+
+/*
  * Slow path of OgStoreGet(): (re)pin the published version of a model.
  */
 const OgBlobHeader *
@@ -532,6 +581,7 @@ OgStoreLookup(OgModelHandle *h, const char *name, int name_len)
 {
 	OgSlot	   *slot;
 	uint64		gen;
+	bool		waited = false;
 
 	OgStoreAttach();
 	OgHandleRelease(h);
@@ -559,11 +609,18 @@ OgStoreLookup(OgModelHandle *h, const char *name, int name_len)
 		LWLockRelease(OgControl->lock);
 	}
 
-	LWLockAcquire(OgControl->lock, LW_SHARED);
-	slot = OgStoreFind(name, name_len);
-	if (slot == NULL)
+	for (;;)
 	{
+		LWLockAcquire(OgControl->lock, LW_SHARED);
+		slot = OgStoreFind(name, name_len);
+		if (slot != NULL)
+			break;
 		LWLockRelease(OgControl->lock);
+		if (!waited && OgStoreWaitForPreload())
+		{
+			waited = true;
+			continue;
+		}
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" is not loaded", h->name),

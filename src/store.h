@@ -73,4 +73,6 @@ typedef struct OgStoreUsage
 
 extern void OgStoreGetUsage(OgStoreUsage *usage);
 
+extern void OgStorePreloadDone(void);
+
 #endif							/* OG_STORE_H */

@@ -31,7 +31,9 @@
 # OG_PYTEST_TIMEOUT (seconds for the pytest run, default 1800),
 # OG_MONITORING_TIMEOUT (seconds for test/monitoring.sh, default 300),
 # OG_PROVE_VERBOSE=1 (print every TAP line), OG_VENV (the Python virtual
-# environment, default .venv in the checkout; ./setup.sh test creates it).
+# environment, default .venv in the checkout; ./setup.sh test creates it),
+# OG_AIRFLOW_VENV (Apache Airflow's virtual environment, default
+# .og/airflow-venv in the checkout; ./setup.sh test creates it).
 #
 # The pytest run (from the checkout's root) gets, in its environment:
 #   OG_PGHOST, OG_PGPORT, OG_PGUSER=postgres, OG_DB=og_test   the test cluster
@@ -43,6 +45,7 @@
 #   OG_MLFLOW        the mlflow executable of the virtual environment
 #   OG_ENV_MLFLOW_USER, OG_ENV_MLFLOW_PASSWORD   the MLFLOW_TRACKING_USERNAME
 #                    and MLFLOW_TRACKING_PASSWORD in the server's environment
+#   OG_AIRFLOW_VENV  Apache Airflow's virtual environment (test_airflow.py)
 
 set -euo pipefail
 
@@ -179,7 +182,7 @@ setup_cluster() {
     cluster_psql "$CLUSTER" -d postgres -c "CREATE DATABASE $DB" || return 1
     cluster_psql "$CLUSTER" -d "$DB" \
         -v fixtures="$rundir/fixtures" -v scratch="$rundir/scratch" \
-        -v port="$PORT" -v host="$sock" <<'SQL' || return 1
+        -v port="$PORT" -v host="$sock" -v root="$rundir/fixtures/checkout" <<'SQL' || return 1
 CREATE EXTENSION pgtap;
 CREATE EXTENSION dblink;
 CREATE EXTENSION og_model;
@@ -187,6 +190,7 @@ ALTER DATABASE og_test SET og_test.fixtures = :'fixtures';
 ALTER DATABASE og_test SET og_test.scratch = :'scratch';
 ALTER DATABASE og_test SET og_test.port = :'port';
 ALTER DATABASE og_test SET og_test.host = :'host';
+ALTER DATABASE og_test SET og_test.root = :'root';
 SQL
     # Helpers shared by the pgTAP files (og_test schema), in a new session so
     # that the og_test.* settings above are in force.
@@ -218,7 +222,8 @@ run_pytest() {
     local rundir
     local -x OG_PGHOST OG_PGPORT OG_PGUSER=postgres OG_DB="$DB" OG_RUNDIR OG_SERVER_LOG \
         OG_SERVER_USER OG_FIXTURES OG_MLFLOW="$OG_VENV/bin/mlflow" \
-        OG_ENV_MLFLOW_USER="$ENV_MLFLOW_USER" OG_ENV_MLFLOW_PASSWORD="$ENV_MLFLOW_PASSWORD"
+        OG_ENV_MLFLOW_USER="$ENV_MLFLOW_USER" OG_ENV_MLFLOW_PASSWORD="$ENV_MLFLOW_PASSWORD" \
+        OG_AIRFLOW_VENV="${OG_AIRFLOW_VENV:-$ROOT/.og/airflow-venv}"
     OG_RUNDIR=$1
     rundir="$(cluster_rundir "$CLUSTER")" || return 1
     OG_PGHOST="$(cluster_sockdir "$CLUSTER")" || return 1

@@ -70,17 +70,22 @@ class MlflowServer:
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.db = self.dir / "mlflow.db"
-        args = [need_env("OG_MLFLOW"), "server", "--host", "127.0.0.1", "--port", str(self.port),
-                "--backend-store-uri", f"sqlite:///{self.db}",
-                "--artifacts-destination", str(self.dir / "artifacts"), "--workers", "1", *extra_args]
+        self.args = [need_env("OG_MLFLOW"), "server", "--host", "127.0.0.1", "--port", str(self.port),
+                     "--backend-store-uri", f"sqlite:///{self.db}",
+                     "--artifacts-destination", str(self.dir / "artifacts"), "--workers", "1",
+                     *extra_args]
         if tls:
-            args += ["--uvicorn-opts", f"--ssl-certfile={tls[0]} --ssl-keyfile={tls[1]}"]
-        env = dict(os.environ, **(extra_env or {}))
+            self.args += ["--uvicorn-opts", f"--ssl-certfile={tls[0]} --ssl-keyfile={tls[1]}"]
+        self.env = dict(os.environ, **(extra_env or {}))
         for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
-            env.pop(var, None)
-        self.log = open(self.dir / "server.log", "wb")
-        self.proc = subprocess.Popen(args, cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=env, start_new_session=True)
+            self.env.pop(var, None)
+        self.start()
+
+    def start(self):
+        """Start (again, after stop(): same port, same stores)."""
+        self.log = open(self.dir / "server.log", "ab")
+        self.proc = subprocess.Popen(self.args, cwd=self.dir, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env, start_new_session=True)
         self._wait_healthy()
 
     def _wait_healthy(self):

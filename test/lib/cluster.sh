@@ -534,8 +534,8 @@ cluster_connstr() {
 # --------------------------------------------------------------- fixtures --
 
 # stage_fixtures NAME: copy test/fixtures/ (if present) to RUNDIR/fixtures/,
-# models/ to RUNDIR/fixtures/examples/ and data/ to RUNDIR/fixtures/data/,
-# all world-readable; make an empty RUNDIR/scratch owned by the server user.
+# models/ to RUNDIR/fixtures/examples/, data/ to RUNDIR/fixtures/data/ and
+# config/ to RUNDIR/fixtures/checkout/config/, all world-readable; make an empty RUNDIR/scratch owned by the server user.
 # Earlier copies are wiped.
 stage_fixtures() {
     og__cache_run_base || return 1
@@ -554,6 +554,9 @@ stage_fixtures() {
     fi
     if [[ -d "$OG_ROOT/data" ]]; then
         mkdir -p "$fx/data" && cp -RL -- "$OG_ROOT/data/." "$fx/data/" || return 1
+    fi
+    if [[ -d "$OG_ROOT/config" ]]; then
+        mkdir -p "$fx/checkout/config" && cp -RL -- "$OG_ROOT/config/." "$fx/checkout/config/" || return 1
     fi
     chmod -R u+rwX,go+rX,go-w "$fx" || return 1
     mkdir -p "$scratch" && chmod 755 "$scratch" || return 1

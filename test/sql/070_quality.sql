@@ -118,7 +118,7 @@ SELECT is((SELECT metrics FROM og_model.quality WHERE name = 't070'),
 	(SELECT jsonb_object_agg(metric, value) FROM og_model.evaluations WHERE model = 't070'),
 	'og_model.quality shows the last evaluation');
 SELECT is(og_test.err($$SELECT og_evaluate('t070', 'SELECT f AS features FROM t070_rows')$$),
-	'42804 | query for model "t070" has no label column "label" |  | Name the column holding the true values "label", or pass its name as og_evaluate''s third argument.',
+	'42804 | query for model "t070" has no label column "label" |  | Name the column holding the true values "label", or pass its name as the label argument.',
 	'a query without a label column');
 SELECT is(og_test.err($$SELECT og_evaluate('t070', 'SELECT f AS features, 1 AS label FROM t070_rows WHERE false')$$),
 	'P0002 | query for model "t070" returned no rows |  | ', 'a query without rows');

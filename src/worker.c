@@ -1,0 +1,567 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The og_model background worker, in the style of contrib's
+ *	  autoprewarm: one process started with the server (og_model must be in
+ *	  shared_preload_libraries) that
+ *		- reads the YAML profile named by og_model.config_file (config.c)
+ *		  and loads its models, so a server start serves them without any
+ *		  SQL call; until that first pass is done, a lookup of a model that
+ *		  is not loaded waits for it (store.c, at most 30 s);
+ *		- every refresh interval asks MLflow where the alias of each model
+ *		  loaded by alias ('@champion', 'models:/m@champion') points, and
+ *		  loads the new version when it moved (a hot swap: queries keep
+ *		  running on the old one until it is published);
+ *		- re-reads its profile on SIGHUP (pg_ctl reload): models added or
+ *		  given a new ref are loaded; a bad profile is logged and the old
+ *		  one kept;
+ *		- keeps serving through an MLflow outage: a failed check or load
+ *		  changes nothing loaded, is logged, and is retried with exponential
+ *		  backoff (1 s doubling up to the profile's limits.max_backoff).
+ *
+ * The worker connects to the profile's database (default postgres) as the
+ * bootstrap superuser, where og_model's tables are read (the training
+ * reference of a version); each load runs in a transaction of its own.
+ * Changing the profile's database restarts the worker.  The profile's
+ * limits (http_timeout_ms, max_artifact_bytes) apply to the worker's own
+ * requests; its tracking URI and credentials are every backend's defaults
+ * (registry.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "blob.h"
+#include "config.h"
+#include "load.h"
+#include "source.h"
+#include "store.h"
+#include "worker.h"
+
+#define OG_DEFAULT_REFRESH_MS	60000
+#define OG_FIRST_RETRY_MS		1000
+
+PGDLLEXPORT void og_model_worker_main(Datum arg);
+
+/* GUCs */
+char	   *og_config_file = NULL;
+static int	og_refresh_interval_ms = -1;
+
+/* A model of the profile, and whether it has been loaded as it says. */
+typedef struct OgWorkerModel
+{
+	char	   *name;
+	char	   *ref;
+	bool		done;
+	int			failures;
+	TimestampTz next_try;
+} OgWorkerModel;
+
+/* A model loaded by alias, as the store has it. */
+typedef struct OgFollowed
+{
+	char	   *name;
+	char	   *ref;
+	char	   *version;
+} OgFollowed;
+
+typedef struct OgFollowList
+{
+	int			n;
+	int			cap;
+	OgFollowed *items;
+} OgFollowList;
+
+/* The worker's state */
+static MemoryContext profile_cxt = NULL;
+static OgConfig *profile = NULL;
+static OgWorkerModel *models = NULL;
+static int	n_models = 0;
+static int	follow_failures = 0;
+static TimestampTz next_refresh = 0;
+
+void
+OgWorkerInit(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomStringVariable("og_model.config_file",
+							   "YAML profile of og_model: tracking server, credentials by environment variable, models to load at start.",
+							   "A path relative to the data directory, or absolute.  Empty: no profile.",
+							   &og_config_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("og_model.refresh_interval",
+							"How often the og_model worker checks the aliases of models loaded by alias.",
+							"-1: the profile's refresh_interval (default 60 s); 0: aliases are not followed.",
+							&og_refresh_interval_ms,
+							-1, -1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	strlcpy(worker.bgw_library_name, "og_model", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "og_model_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "og_model worker", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "og_model worker", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+OgConfig *
+OgWorkerProfile(void)
+{
+	return profile;
+}
+
+bool
+OgWorkerWillPreload(void)
+{
+	return og_config_file != NULL && og_config_file[0] != '\0';
+}
+
+/* Log an error caught from a load or check as a WARNING, and forget it. */
+static void
+OgWorkerReport(MemoryContext cxt, const char *retry)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("og_model worker: %s", edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 retry ? errhint("%s", retry) : (edata->hint ? errhint("%s", edata->hint) : 0)));
+	FreeErrorData(edata);
+}
+
+/* Read the profile; NULL (logged) when there is none or it is bad. */
+static OgConfig *
+OgWorkerReadProfile(MemoryContext *cxt_out)
+{
+	MemoryContext cxt;
+	MemoryContext old = CurrentMemoryContext;
+	OgConfig   *volatile cfg = NULL;
+
+	*cxt_out = NULL;
+	if (!OgWorkerWillPreload())
+		return NULL;
+	cxt = AllocSetContextCreate(TopMemoryContext, "og_model profile", ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		cfg = OgConfigRead(og_config_file, WARNING);
+	}
+	PG_CATCH();
+	{
+		OgWorkerReport(old, "The worker keeps its previous profile, if any; fix the file and reload.");
+		cfg = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	if (cfg == NULL)
+		MemoryContextDelete(cxt);
+	else
+		*cxt_out = cxt;
+	return cfg;
+}
+
+/* Take a new profile: its models are loaded unless loaded as they are. */
+static void
+OgWorkerUseProfile(OgConfig *cfg, MemoryContext cxt)
+{
+	OgWorkerModel *next = MemoryContextAllocZero(cxt, sizeof(OgWorkerModel) *
+												 Max(cfg->n_models, 1));
+	int			i,
+				j;
+
+	for (i = 0; i < cfg->n_models; i++)
+	{
+		next[i].name = cfg->models[i].name;
+		next[i].ref = cfg->models[i].ref;
+		for (j = 0; j < n_models; j++)
+			if (strcmp(models[j].name, next[i].name) == 0 &&
+				strcmp(models[j].ref, next[i].ref) == 0)
+				next[i].done = models[j].done;
+	}
+	if (profile_cxt)
+		MemoryContextDelete(profile_cxt);
+	profile_cxt = cxt;
+	profile = cfg;
+	models = next;
+	n_models = cfg->n_models;
+
+	/* the profile's limits hold for the worker's own requests */
+	if (cfg->http_timeout_ms > 0)
+		SetConfigOption("og_model.http_timeout_ms", psprintf("%d", cfg->http_timeout_ms),
+						PGC_SUSET, PGC_S_OVERRIDE);
+	if (cfg->max_artifact_bytes > 0)
+		SetConfigOption("og_model.max_artifact_bytes",
+						psprintf(INT64_FORMAT, Min(cfg->max_artifact_bytes, (int64) INT_MAX)),
+						PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+static int
+OgWorkerRefreshMs(void)
+{
+	if (og_refresh_interval_ms >= 0)
+		return og_refresh_interval_ms;
+	return profile ? profile->refresh_interval_ms : OG_DEFAULT_REFRESH_MS;
+}
+
+/* The delay before retry number failures (1, 2, ...). */
+static long
+OgWorkerBackoffMs(int failures, long base_ms)
+{
+	long		max_ms = profile ? profile->max_backoff_ms : 600000;
+	long		delay = Max(base_ms, OG_FIRST_RETRY_MS);
+	int			i;
+
+	for (i = 1; i < failures && delay < max_ms; i++)
+		delay *= 2;
+	return Min(delay, Max(max_ms, base_ms));
+}
+
+/*
+ * Load name from ref in a transaction of its own; false (logged as a
+ * WARNING, nothing changed) when it fails.  *version gets the version now
+ * serving.
+ */
+static bool
+OgWorkerLoad(const char *name, const char *ref, const char *retry, char **version)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, psprintf("loading model \"%s\" from \"%s\"", name, ref));
+	PG_TRY();
+	{
+		OgBlobHeader *blob = OgLoadModel(name, ref);
+		const char *v = OgBlobString(blob, blob->version);
+
+		if (version)
+			*version = MemoryContextStrdup(cxt, v ? v : "");
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		OgWorkerReport(cxt, retry);
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+/* Load the profile's models not yet loaded whose time has come. */
+static void
+OgWorkerLoadProfileModels(TimestampTz now)
+{
+	int			i;
+
+	for (i = 0; i < n_models; i++)
+	{
+		OgWorkerModel *m = &models[i];
+		char	   *version = NULL;
+		long		delay;
+
+		if (m->done || m->next_try > now)
+			continue;
+		delay = OgWorkerBackoffMs(m->failures + 1, OG_FIRST_RETRY_MS);
+		if (OgWorkerLoad(m->name, m->ref,
+						 psprintf("The worker tries again in %ld ms.", delay), &version))
+		{
+			ereport(LOG,
+					(errmsg("og_model worker: loaded model \"%s\" version %s from \"%s\"",
+							m->name, version[0] ? version : "(none)", m->ref)));
+			m->done = true;
+			m->failures = 0;
+		}
+		else
+		{
+			m->failures++;
+			m->next_try = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* Is ref an alias, and of which registered model?  Fills model, alias. */
+static bool
+OgRefAlias(const char *name, const char *ref, char **model, char **alias)
+{
+	const char *at;
+
+	if (ref[0] == '@')
+	{
+		*model = pstrdup(name);
+		*alias = pstrdup(ref + 1);
+		return (*alias)[0] != '\0';
+	}
+	if (strncmp(ref, "models:/", 8) != 0 || (at = strrchr(ref, '@')) == NULL)
+		return false;
+	*model = pnstrdup(ref + 8, at - (ref + 8));
+	*alias = pstrdup(at + 1);
+	return (*model)[0] != '\0' && (*alias)[0] != '\0';
+}
+
+static void
+OgCollectFollowed(const OgBlobHeader *m, void *arg)
+{
+	OgFollowList *list = (OgFollowList *) arg;
+	const char *ref = OgBlobString(m, m->ref);
+	const char *version = OgBlobString(m, m->version);
+
+	if (ref == NULL || (ref[0] != '@' && strncmp(ref, "models:/", 8) != 0) ||
+		strchr(ref, '@') == NULL)
+		return;
+	if (list->n == list->cap)
+	{
+		list->cap = Max(list->cap * 2, 8);
+		list->items = list->items ?
+			repalloc(list->items, sizeof(OgFollowed) * list->cap) :
+			palloc(sizeof(OgFollowed) * list->cap);
+	}
+	list->items[list->n].name = pstrdup(OgBlobString(m, m->name));
+	list->items[list->n].ref = pstrdup(ref);
+	list->items[list->n].version = pstrdup(version ? version : "");
+	list->n++;
+}
+
+/* Where does the alias point?  false (logged) when MLflow did not say. */
+static bool
+OgWorkerAliasVersion(const char *model, const char *alias, char **version,
+					 const char *retry)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = false;
+
+	PG_TRY();
+	{
+		*version = OgRegistryAliasVersion(model, alias);
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		OgWorkerReport(cxt, retry);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* Check every model loaded by alias; load those whose alias moved. */
+static void
+OgWorkerFollowAliases(void)
+{
+	OgFollowList list = {0, 0, NULL};
+	bool		failed = false;
+	long		delay = OgWorkerBackoffMs(follow_failures + 1, OgWorkerRefreshMs());
+	char	   *retry = psprintf("The worker tries again in %ld ms.", delay);
+	int			i;
+
+	OgStoreForEach(OgCollectFollowed, &list);
+	for (i = 0; i < list.n && !failed; i++)
+	{
+		OgFollowed *f = &list.items[i];
+		char	   *model;
+		char	   *alias;
+		char	   *version = NULL;
+
+		if (!OgRefAlias(f->name, f->ref, &model, &alias))
+			continue;
+		if (!OgWorkerAliasVersion(model, alias, &version, retry))
+			failed = true;
+		else if (version == NULL)
+			ereport(LOG,
+					(errmsg("og_model worker: alias \"%s\" of registered model \"%s\" is gone; model \"%s\" keeps version %s",
+							alias, model, f->name, f->version)));
+		else if (strcmp(version, f->version) != 0)
+		{
+			char	   *loaded = NULL;
+
+			ereport(LOG,
+					(errmsg("og_model worker: alias \"%s\" of registered model \"%s\" moved from version %s to %s; loading model \"%s\"",
+							alias, model, f->version, version, f->name)));
+			if (!OgWorkerLoad(f->name, f->ref, retry, &loaded))
+				failed = true;
+			else
+				ereport(LOG,
+						(errmsg("og_model worker: model \"%s\" now serves version %s",
+								f->name, loaded)));
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	if (failed)
+		follow_failures++;
+	else
+	{
+		if (follow_failures > 0)
+			ereport(LOG,
+					(errmsg("og_model worker: MLflow answers again; aliases are followed every %d ms",
+							OgWorkerRefreshMs())));
+		follow_failures = 0;
+	}
+	next_refresh = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   failed ? delay : OgWorkerRefreshMs());
+}
+
+/* Milliseconds until something is due, or -1 when nothing is. */
+static long
+OgWorkerNextDue(TimestampTz now)
+{
+	TimestampTz due = 0;
+	int			i;
+
+	for (i = 0; i < n_models; i++)
+		if (!models[i].done && (due == 0 || models[i].next_try < due))
+			due = models[i].next_try;
+	if (profile && OgWorkerRefreshMs() > 0 && (due == 0 || next_refresh < due))
+		due = next_refresh;
+	if (due == 0)
+		return -1;
+	return Max(TimestampDifferenceMilliseconds(now, due), 0);
+}
+
+static void
+OgWorkerExit(int code, Datum arg)
+{
+	OgStorePreloadDone();
+}
+
+void
+og_model_worker_main(Datum arg)
+{
+	MemoryContext loop_cxt;
+	MemoryContext cxt;
+	OgConfig   *cfg;
+	char	   *database;
+	bool		first_pass = true;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	before_shmem_exit(OgWorkerExit, (Datum) 0);
+
+	/* a profile first: it names the database */
+	cfg = OgWorkerReadProfile(&cxt);
+	while (cfg == NULL)
+	{
+		OgStorePreloadDone();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (ShutdownRequestPending)
+			proc_exit(0);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			cfg = OgWorkerReadProfile(&cxt);
+		}
+	}
+	database = MemoryContextStrdup(TopMemoryContext, cfg->database ? cfg->database : "postgres");
+	BackgroundWorkerInitializeConnection(database, NULL, 0);
+	pgstat_report_appname("og_model worker");
+	OgWorkerUseProfile(cfg, cxt);
+	ereport(LOG,
+			(errmsg("og_model worker: profile \"%s\": %d models in database \"%s\", aliases followed every %d ms",
+					og_config_file, n_models, database, OgWorkerRefreshMs())));
+	next_refresh = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), OgWorkerRefreshMs());
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "og_model worker loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		TimestampTz now;
+		long		wait_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			cfg = OgWorkerReadProfile(&cxt);
+			if (cfg != NULL)
+			{
+				const char *db = cfg->database ? cfg->database : "postgres";
+
+				if (strcmp(db, database) != 0)
+				{
+					ereport(LOG,
+							(errmsg("og_model worker: the profile's database changed from \"%s\" to \"%s\"; restarting",
+									database, db)));
+					proc_exit(1);
+				}
+				OgWorkerUseProfile(cfg, cxt);
+				if (follow_failures == 0)
+					next_refresh = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   OgWorkerRefreshMs());
+				ereport(LOG,
+						(errmsg("og_model worker: profile \"%s\" reloaded: %d models, aliases followed every %d ms",
+								og_config_file, n_models, OgWorkerRefreshMs())));
+			}
+			else if (!OgWorkerWillPreload())
+			{
+				/* no profile any more: nothing to load or follow */
+				if (profile_cxt)
+					MemoryContextDelete(profile_cxt);
+				profile_cxt = NULL;
+				profile = NULL;
+				models = NULL;
+				n_models = 0;
+			}
+		}
+
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		now = GetCurrentTimestamp();
+		OgWorkerLoadProfileModels(now);
+		if (first_pass)
+		{
+			/* every model was tried once: queries stop waiting */
+			OgStorePreloadDone();
+			first_pass = false;
+		}
+		now = GetCurrentTimestamp();
+		if (profile && OgWorkerRefreshMs() > 0 && now >= next_refresh)
+			OgWorkerFollowAliases();
+		MemoryContextSwitchTo(TopMemoryContext);
+
+		wait_ms = OgWorkerNextDue(GetCurrentTimestamp());
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (wait_ms >= 0 ? WL_TIMEOUT : 0),
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
+}
