@@ -5,6 +5,10 @@
 -- The MLflow registered model an evaluated version belongs to, whatever name
 -- it was loaded under (og_promote compares versions by it).
 ALTER TABLE og_model.evaluations ADD COLUMN registered_model text;
+-- Versions evaluated before: loaded by version, alias or 'latest' under the
+-- registered model's own name (models:/ refs under another name are the
+-- exception this cannot tell).
+UPDATE og_model.evaluations SET registered_model = model WHERE version IS NOT NULL;
 CREATE INDEX evaluations_registered_idx
 	ON og_model.evaluations (registered_model, version, metric, evaluated_at);
 

@@ -31,6 +31,7 @@
 
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "postmaster/interrupt.h"
 #include "utils/guc.h"
 
 #include "http.h"
@@ -121,7 +122,8 @@ static int
 OgHttpProgress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 			   curl_off_t ultotal, curl_off_t ulnow)
 {
-	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
+	/* a cancel, a termination, or the og_model worker asked to stop */
+	return (QueryCancelPending || ProcDiePending || ShutdownRequestPending) ? 1 : 0;
 }
 
 static OgHttpOutcome

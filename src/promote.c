@@ -136,6 +136,20 @@ og_promote(PG_FUNCTION_ARGS)
 				 errhint("og_evaluate's metrics: rmse, mae, r2 (regression); accuracy, precision, recall, roc_auc, log_loss (classifiers).")));
 
 	SPI_connect();
+
+	/*
+	 * One decision per model and alias at a time, until commit (after the
+	 * alias has moved): two concurrent gates must not both read the old
+	 * holder and both move the alias.
+	 */
+	{
+		Datum		arg = CStringGetTextDatum(psprintf("og_promote %s@%s", model, alias));
+		Oid			type = TEXTOID;
+
+		if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))",
+								  1, &type, &arg, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not lock the promotion of model \"%s\"", model);
+	}
 	if (!OgLatestEvaluation(model, version, &metric, &cand_value))
 		OgNotEvaluated(model, version, metric, "the candidate");
 	(void) OgMetricKnown(metric, &higher);

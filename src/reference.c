@@ -273,11 +273,11 @@ OgCompareDouble(const void *a, const void *b)
 }
 
 OgRefHeader *
-OgRefFromSamples(uint32 n_features, double **values, const int64 *n,
-				 int max_bins)
+OgRefFromColumns(uint32 n_features, OgRefColumn column, void *arg, int max_bins)
 {
-	uint32	   *nb = palloc0(sizeof(uint32) * n_features);
-	double	  **cuts = palloc0(sizeof(double *) * n_features);
+	uint32	   *nb = palloc0(sizeof(uint32) * Max(n_features, 1));
+	double	  **cuts = palloc0(sizeof(double *) * Max(n_features, 1));
+	double	  **counts = palloc0(sizeof(double *) * Max(n_features, 1));
 	uint32		total = 0;
 	uint32		f;
 	OgRefHeader *r;
@@ -285,10 +285,11 @@ OgRefFromSamples(uint32 n_features, double **values, const int64 *n,
 	max_bins = Min(Max(max_bins, 1), OG_REF_MAX_BINS);
 	for (f = 0; f < n_features; f++)
 	{
-		double	   *v = values[f];
-		int64		m = n[f];
+		int64		m;
+		double	   *v = column(arg, f, &m);
 		int			k,
 					count = 0;
+		int64		i;
 
 		if (m == 0)
 			continue;
@@ -306,6 +307,15 @@ OgRefFromSamples(uint32 n_features, double **values, const int64 *n,
 			cuts[f][count++] = cuts[f][0];	/* all values equal: one bin */
 		nb[f] = count - 1;
 		total += nb[f];
+		counts[f] = palloc0(sizeof(double) * nb[f]);
+		for (i = 0; i < m; i++)
+		{
+			bool		oor;
+
+			counts[f][OgRefBin(cuts[f], nb[f], v[i], &oor)] += 1;
+		}
+		for (k = 0; k < (int) nb[f]; k++)
+			counts[f][k] /= (double) m;
 	}
 
 	r = OgRefAlloc(n_features, total);
@@ -316,22 +326,38 @@ OgRefFromSamples(uint32 n_features, double **values, const int64 *n,
 		uint32	   *start = (uint32 *) OgRefStart(r);
 		double	   *edges = (double *) OgRefEdges(r) + total + f;
 		double	   *fractions = (double *) OgRefFractions(r) + total;
-		int64		i;
 
 		start[f] = total;
 		nbins[f] = nb[f];
 		if (nb[f] == 0)
 			continue;
 		memcpy(edges, cuts[f], sizeof(double) * (nb[f] + 1));
-		for (i = 0; i < n[f]; i++)
-		{
-			bool		oor;
-
-			fractions[OgRefBin(edges, nb[f], values[f][i], &oor)] += 1;
-		}
-		for (i = 0; i < nb[f]; i++)
-			fractions[i] /= (double) n[f];
+		memcpy(fractions, counts[f], sizeof(double) * nb[f]);
 		total += nb[f];
 	}
 	return r;
+}
+
+typedef struct OgSamples
+{
+	double	  **values;
+	const int64 *n;
+} OgSamples;
+
+static double *
+OgSamplesColumn(void *arg, uint32 f, int64 *n)
+{
+	OgSamples  *s = (OgSamples *) arg;
+
+	*n = s->n[f];
+	return s->values[f];
+}
+
+OgRefHeader *
+OgRefFromSamples(uint32 n_features, double **values, const int64 *n,
+				 int max_bins)
+{
+	OgSamples	s = {values, n};
+
+	return OgRefFromColumns(n_features, OgSamplesColumn, &s, max_bins);
 }

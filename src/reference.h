@@ -113,4 +113,13 @@ extern char *OgRefToJson(const OgRefHeader *r,
 extern OgRefHeader *OgRefFromSamples(uint32 n_features, double **values,
 									 const int64 *n, int max_bins);
 
+/*
+ * The same, one feature at a time: column(arg, f, &n) returns feature f's
+ * n non-NaN values, which may be sorted in place and are not used after
+ * the next call (so one buffer can serve every feature).
+ */
+typedef double *(*OgRefColumn) (void *arg, uint32 f, int64 *n);
+extern OgRefHeader *OgRefFromColumns(uint32 n_features, OgRefColumn column,
+									 void *arg, int max_bins);
+
 #endif							/* OG_REFERENCE_H */

@@ -32,6 +32,7 @@
 
 #include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/guc.h"
@@ -375,22 +376,49 @@ OgCredentialsFromFile(OgRemote *r, const char *path)
 /*
  * The profile named by og_model.config_file, or NULL when none is; in the
  * worker, the one it works with (a broken file it was reloaded with does
- * not stop it).
+ * not stop it).  A profile that cannot be read is an error, or with
+ * only_warn a WARNING and NULL.
  */
 static OgConfig *
-OgProfile(void)
+OgProfile(bool only_warn)
 {
+	MemoryContext cxt = CurrentMemoryContext;
+	OgConfig   *volatile profile = NULL;
+
 	if (OgWorkerProfile() != NULL)
 		return OgWorkerProfile();
 	if (og_config_file == NULL || og_config_file[0] == '\0')
 		return NULL;
 	/* unknown keys are reported by the worker and og_config_check() */
-	return OgConfigRead(og_config_file, DEBUG1);
+	if (!only_warn)
+		return OgConfigRead(og_config_file, DEBUG1);
+	PG_TRY();
+	{
+		profile = OgConfigRead(og_config_file, DEBUG1);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("%s", edata->message),
+				 errdetail("The credentials of the profile are not used."),
+				 errhint("Check the profile with og_config_check().")));
+		FreeErrorData(edata);
+		profile = NULL;
+	}
+	PG_END_TRY();
+	return profile;
 }
 
 /*
  * Credentials, in order: og_model.credentials_file; the environment
- * variables the profile names; MLFLOW_TRACKING_* of the server.
+ * variables the profile names, when the server is the profile's; the
+ * MLFLOW_TRACKING_* variables of the server.
  */
 static void
 OgCredentialsLoad(OgRemote *r, OgConfig *profile)
@@ -420,17 +448,37 @@ OgCredentialsLoad(OgRemote *r, OgConfig *profile)
 	}
 }
 
+/* Two tracking URIs name the same server (trailing slashes aside)? */
+static bool
+OgSameServer(const char *a, const char *b)
+{
+	size_t		na = strlen(a),
+				nb = strlen(b);
+
+	while (na > 0 && a[na - 1] == '/')
+		na--;
+	while (nb > 0 && b[nb - 1] == '/')
+		nb--;
+	return na == nb && strncmp(a, b, na) == 0;
+}
+
 /*
  * Point r at the tracking server (og_model.tracking_uri, else the
  * profile's), with its credentials; r->action says what for, in errors.
+ * The profile is read only when it is needed: for the URI, or for the
+ * credentials of its own server.
  */
 static void
 OgRemoteConnect(OgRemote *r)
 {
-	OgConfig   *profile = OgProfile();
+	OgConfig   *profile = NULL;
 	const char *uri = og_tracking_uri;
 	size_t		n;
 
+	if (uri == NULL || uri[0] == '\0')
+		profile = OgProfile(false);
+	else if (og_credentials_file == NULL || og_credentials_file[0] == '\0')
+		profile = OgProfile(true);	/* for its credentials only */
 	if ((uri == NULL || uri[0] == '\0') && profile)
 		uri = profile->tracking_uri;
 	if (uri == NULL || uri[0] == '\0')
@@ -438,6 +486,9 @@ OgRemoteConnect(OgRemote *r)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s: og_model.tracking_uri is not set", r->action),
 				 errhint("Set og_model.tracking_uri to the MLflow tracking server, e.g. in postgresql.conf: og_model.tracking_uri = 'http://mlflow:5000', or tracking_uri in the profile named by og_model.config_file.")));
+	/* the profile's credentials go to the profile's server only */
+	if (profile && profile->tracking_uri && !OgSameServer(uri, profile->tracking_uri))
+		profile = NULL;
 	r->base = pstrdup(uri);
 	n = strlen(r->base);
 	while (n > 0 && r->base[n - 1] == '/')
@@ -1132,6 +1183,9 @@ OgRemoteCall(OgRemote *r, const char *method, const char *path,
 	bool		ok = true;
 
 	r->method = method;
+	/* MLflow reads UTF-8, whatever the database's encoding */
+	if (json)
+		json = pg_server_to_any(json, strlen(json), PG_UTF8);
 	OgHttpSend(method, url, OgRemoteCredentialsFor(r, url), json,
 			   json ? strlen(json) : 0, "application/json", OG_MAX_API_BYTES, &resp);
 	OgRemoteCheckTransport(r, &resp, url, OG_MAX_API_BYTES, NULL);
@@ -1246,8 +1300,10 @@ OgRegistryStartRun(OgRunRecord *rec)
 									   psprintf("cannot register model \"%s\" in MLflow", rec->model), true);
 	const char *exp_key[] = {"experiment.experiment_id"};
 	const char *id_key[] = {"experiment_id"};
-	const char *run_keys[] = {"run.info.run_id", "run.info.artifact_uri"};
-	char	   *out[2];
+	const char *run_key[] = {"run.info.run_id"};
+	const char *uri_key[] = {"run.info.artifact_uri"};
+	char	   *out[1] = {NULL};
+	char	   *body;
 	cJSON	   *doc;
 	cJSON	   *tags;
 	int			attempt;
@@ -1267,6 +1323,11 @@ OgRegistryStartRun(OgRunRecord *rec)
 						 1, id_key, out) || attempt > 0)
 			break;
 	}
+	if (out[0] == NULL)
+		OgRemoteFail(r, ERRCODE_PROTOCOL_VIOLATION,
+					 psprintf("MLflow server %s neither finds nor creates experiment \"%s\"",
+							  r->server, rec->experiment),
+					 NULL, NULL);
 	rec->experiment_id = out[0];
 
 	doc = cJSON_CreateObject();
@@ -1304,10 +1365,14 @@ OgRegistryStartRun(OgRunRecord *rec)
 			}
 		}
 	}
-	OgRemoteCall(r, "POST", "/api/2.0/mlflow/runs/create", OgJsonText(doc),
-				 NULL, false, 2, run_keys, out);
+	body = OgJsonText(doc);
+	OgRemoteCall(r, "POST", "/api/2.0/mlflow/runs/create", body, NULL, false, 1, run_key, out);
+	/* known from here on: a failure ends the run FAILED */
 	rec->run_id = out[0];
-	rec->artifact_uri = out[1];
+	OgRemoteCall(r, "GET",
+				 psprintf("/api/2.0/mlflow/runs/get?run_id=%s", OgUrlEscape(rec->run_id)),
+				 NULL, NULL, false, 1, uri_key, out);
+	rec->artifact_uri = out[0];
 }
 
 /* params and metrics of rec in one runs/log-batch */
@@ -1358,7 +1423,7 @@ OgRegistryCompleteRun(OgRunRecord *rec)
 	const char *proxied = OgProxiedPath(rec->artifact_uri);
 	const char *version_keys[] = {"model_version.version", "model_version.status"};
 	const char *status_key[] = {"model_version.status"};
-	char	   *out[2];
+	char	   *out[2] = {NULL, NULL};
 	char	   *model_uri;
 	int			i;
 
@@ -1375,10 +1440,12 @@ OgRegistryCompleteRun(OgRunRecord *rec)
 		char	   *url = psprintf("%s/api/2.0/mlflow-artifacts/artifacts/%s/model/%s",
 								   r->base, OgPathEscape(proxied), OgUrlEscape(rec->files[i].name));
 		OgHttpResponse resp;
+		/* text files, written in UTF-8 */
+		const char *data = pg_server_to_any(rec->files[i].data, rec->files[i].len, PG_UTF8);
 
 		r->method = "PUT";
-		OgHttpSend("PUT", url, OgRemoteCredentialsFor(r, url), rec->files[i].data,
-				   rec->files[i].len, rec->files[i].content_type, OG_MAX_API_BYTES, &resp);
+		OgHttpSend("PUT", url, OgRemoteCredentialsFor(r, url), data,
+				   strlen(data), rec->files[i].content_type, OG_MAX_API_BYTES, &resp);
 		OgRemoteCheckTransport(r, &resp, url, OG_MAX_API_BYTES, NULL);
 		if (resp.status != 200)
 			OgRemoteHttpError(r, &resp, url, NULL, 0, false);
@@ -1415,13 +1482,19 @@ OgRegistryCompleteRun(OgRunRecord *rec)
 	rec->version = out[0];
 
 	/* a server that registers asynchronously: wait until READY (up to 30 s) */
-	for (i = 0; i < 120 && strcmp(out[1], "READY") != 0; i++)
+	for (i = 0;; i++)
 	{
 		if (strcmp(out[1], "FAILED_REGISTRATION") == 0)
 			OgRemoteFail(r, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						 psprintf("MLflow server %s failed to register version %s", r->server,
 								  rec->version),
 						 NULL, NULL);
+		if (strcmp(out[1], "READY") == 0)
+			break;
+		if (i == 120)
+			OgRemoteFail(r, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						 psprintf("version %s is still %s after 30 s", rec->version, out[1]),
+						 psprintf("MLflow server %s.", r->server), NULL);
 		pg_usleep(250 * 1000L);
 		CHECK_FOR_INTERRUPTS();
 		OgRemoteCall(r, "GET",

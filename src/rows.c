@@ -147,6 +147,9 @@ OgRowReaderOpen(OgRowReader *rr, const char *model, const OgBlobHeader *m,
 			continue;
 		if (label && strcmp(NameStr(att->attname), label) == 0)
 		{
+			if (rr->label_col != 0)
+				OgBadQuery(model, psprintf("has two columns named \"%s\"", label),
+						   "Give the label column a name of its own.");
 			if (!OgIsNumericType(att->atttypid))
 				OgBadQuery(model, psprintf("has a label column \"%s\" of type %s", label,
 										   format_type_be(att->atttypid)),

@@ -51,8 +51,10 @@
  *
  * Preload: while the worker (worker.c) loads its profile's models after a
  * server start, preload_pending is set; a lookup that finds no model waits
- * for it to clear (on preload_cv, at most OG_PRELOAD_WAIT_MS) and looks
- * again, so the first queries after a start see the profile's models.
+ * for it to clear (on preload_cv) and looks again, so the first queries
+ * after a start see the profile's models.  Waits end at preload_deadline,
+ * OG_PRELOAD_WAIT_MS after the worker began (or after the server started,
+ * if the worker never does): a missing model costs no query more than that.
  *
  *-------------------------------------------------------------------------
  */
@@ -108,6 +110,7 @@ typedef struct OgStoreControl
 	uint64		reclaimed_at;	/* pin_releases seen by the last reclaim */
 	uint64		next_generation;
 	pg_atomic_uint32 preload_pending;	/* the worker's start-up loads run */
+	pg_atomic_uint64 preload_deadline;	/* TimestampTz: no waiting after it */
 	ConditionVariable preload_cv;	/* broadcast when they are done */
 } OgStoreControl;
 
@@ -251,6 +254,9 @@ og_shmem_startup(void)
 		OgControl->reclaimed_at = 0;
 		OgControl->next_generation = 1;
 		pg_atomic_init_u32(&OgControl->preload_pending, OgWorkerWillPreload() ? 1 : 0);
+		pg_atomic_init_u64(&OgControl->preload_deadline,
+						   (uint64) TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																OG_PRELOAD_WAIT_MS));
 		ConditionVariableInit(&OgControl->preload_cv);
 		for (i = 0; i < og_max_models; i++)
 		{
@@ -540,8 +546,9 @@ OgHandleCreate(MemoryContext mcxt)
 }
 
 /*
- * While the worker's start-up loads run, wait for them (at most
- * OG_PRELOAD_WAIT_MS); false when there was nothing to wait for.
+ * While the worker's start-up loads run, wait for them, until a deadline
+ * shared by all (OG_PRELOAD_WAIT_MS after the worker began, or after the
+ * server's start if it never did); false when there was nothing to wait for.
  */
 static bool
 OgStoreWaitForPreload(void)
@@ -550,7 +557,9 @@ OgStoreWaitForPreload(void)
 
 	if (pg_atomic_read_u32(&OgControl->preload_pending) == 0)
 		return false;
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), OG_PRELOAD_WAIT_MS);
+	deadline = (TimestampTz) pg_atomic_read_u64(&OgControl->preload_deadline);
+	if (GetCurrentTimestamp() >= deadline)
+		return false;
 	ConditionVariablePrepareToSleep(&OgControl->preload_cv);
 	while (pg_atomic_read_u32(&OgControl->preload_pending) != 0)
 	{
@@ -562,6 +571,16 @@ OgStoreWaitForPreload(void)
 	}
 	ConditionVariableCancelSleep();
 	return true;
+}
+
+/* The worker begins its start-up loads: queries wait up to OG_PRELOAD_WAIT_MS. */
+void
+OgStorePreloadBegin(void)
+{
+	OgStoreAttach();
+	pg_atomic_write_u64(&OgControl->preload_deadline,
+						(uint64) TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															 OG_PRELOAD_WAIT_MS));
 }
 
 /* The worker's start-up loads are done (or will not happen): wake waiters. */

@@ -73,6 +73,7 @@ typedef struct OgStoreUsage
 
 extern void OgStoreGetUsage(OgStoreUsage *usage);
 
+extern void OgStorePreloadBegin(void);
 extern void OgStorePreloadDone(void);
 
 #endif							/* OG_STORE_H */

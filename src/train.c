@@ -226,9 +226,20 @@ OgTrainRead(const char *model, const char *query, const char *label,
 						 errhint("og_train takes complete rows: filter such rows out of the query, or replace the values (e.g. with coalesce).")));
 		if (ts->n == ts->cap)
 		{
-			MemoryContext old = MemoryContextSwitchTo(cxt);
+			MemoryContext old;
 
+			/* the rows, their labels and one column of them for the reference */
+			if ((double) (ts->n + 1) * (ts->p + 2) * sizeof(double) > (double) maintenance_work_mem * 1024)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("cannot train model \"%s\": the rows need more memory than maintenance_work_mem (%d kB)",
+								model, maintenance_work_mem),
+						 errdetail("og_train holds the rows in memory, %zu bytes per row; the query returned more than " INT64_FORMAT " rows.",
+								   (ts->p + 2) * sizeof(double), ts->n),
+						 errhint("Raise maintenance_work_mem for the session (SET maintenance_work_mem = '1GB'), or train on a sample of the rows.")));
+			old = MemoryContextSwitchTo(cxt);
 			ts->cap = Max(ts->cap * 2, 1024);
+			ts->cap = Min(ts->cap, (int64) maintenance_work_mem * 1024 / ((ts->p + 2) * (int64) sizeof(double)) + 1);
 			ts->X = ts->X ?
 				repalloc_huge(ts->X, sizeof(double) * ts->cap * Max(ts->p, 1)) :
 				palloc_extended(sizeof(double) * ts->cap * Max(ts->p, 1), MCXT_ALLOC_HUGE);
@@ -362,26 +373,35 @@ OgTrainMetrics(const char *model, const OgTrainParams *tp, const OgTrainSet *ts,
 	OgMetricAccFinish(&acc, mt);
 }
 
-/* Quantile bins of each feature: the drift baseline. */
+typedef struct OgTrainColumn
+{
+	const OgTrainSet *ts;
+	double	   *buf;			/* n values, reused for every feature */
+} OgTrainColumn;
+
+static double *
+OgTrainColumnValues(void *arg, uint32 f, int64 *n)
+{
+	OgTrainColumn *c = (OgTrainColumn *) arg;
+	int64		i;
+
+	for (i = 0; i < c->ts->n; i++)
+		c->buf[i] = c->ts->X[i * c->ts->p + f];
+	*n = c->ts->n;
+	return c->buf;
+}
+
+/* Quantile bins of each feature, one column at a time: the drift baseline. */
 static char *
 OgTrainReference(const OgTrainParams *tp, const OgTrainSet *ts)
 {
-	double	  **values = palloc(sizeof(double *) * Max(ts->p, 1));
-	int64	   *counts = palloc(sizeof(int64) * Max(ts->p, 1));
+	OgTrainColumn c;
 	OgRefHeader *ref;
-	int			f;
-	int64		i;
 
-	for (f = 0; f < ts->p; f++)
-	{
-		values[f] = palloc_extended(sizeof(double) * ts->n, MCXT_ALLOC_HUGE);
-		for (i = 0; i < ts->n; i++)
-			values[f][i] = ts->X[i * ts->p + f];
-		counts[f] = ts->n;
-	}
-	ref = OgRefFromSamples(ts->p, values, counts, tp->bins);
-	for (f = 0; f < ts->p; f++)
-		pfree(values[f]);
+	c.ts = ts;
+	c.buf = palloc_extended(sizeof(double) * ts->n, MCXT_ALLOC_HUGE);
+	ref = OgRefFromColumns(ts->p, OgTrainColumnValues, &c, tp->bins);
+	pfree(c.buf);
 	return OgRefToJson(ref, ts->names, ts->n);
 }
 
@@ -591,9 +611,9 @@ og_train(PG_FUNCTION_ARGS)
 	rec.metric_keys = mkeys;
 	rec.metric_values = mvalues;
 
-	OgRegistryStartRun(&rec);
 	PG_TRY();
 	{
+		OgRegistryStartRun(&rec);
 		files[0].name = "MLmodel";
 		files[0].data = OgTrainMLmodel(&ts, rec.run_id);
 		files[0].len = strlen(files[0].data);

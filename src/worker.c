@@ -119,7 +119,8 @@ OgWorkerInit(void)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* on a hot standby too: its loads only read */
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = 10;
 	strlcpy(worker.bgw_library_name, "og_model", BGW_MAXLEN);
 	strlcpy(worker.bgw_function_name, "og_model_worker_main", BGW_MAXLEN);
@@ -213,14 +214,17 @@ OgWorkerUseProfile(OgConfig *cfg, MemoryContext cxt)
 	models = next;
 	n_models = cfg->n_models;
 
-	/* the profile's limits hold for the worker's own requests */
-	if (cfg->http_timeout_ms > 0)
-		SetConfigOption("og_model.http_timeout_ms", psprintf("%d", cfg->http_timeout_ms),
-						PGC_SUSET, PGC_S_OVERRIDE);
-	if (cfg->max_artifact_bytes > 0)
-		SetConfigOption("og_model.max_artifact_bytes",
-						psprintf(INT64_FORMAT, Min(cfg->max_artifact_bytes, (int64) INT_MAX)),
-						PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * The profile's limits hold for the worker's own requests; a limit taken
+	 * out of the profile gives the setting back.
+	 */
+	SetConfigOption("og_model.http_timeout_ms",
+					cfg->http_timeout_ms > 0 ? psprintf("%d", cfg->http_timeout_ms) : NULL,
+					PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("og_model.max_artifact_bytes",
+					cfg->max_artifact_bytes > 0 ?
+					psprintf(INT64_FORMAT, Min(cfg->max_artifact_bytes, (int64) INT_MAX)) : NULL,
+					PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 static int
@@ -293,6 +297,8 @@ OgWorkerLoadProfileModels(TimestampTz now)
 		char	   *version = NULL;
 		long		delay;
 
+		if (ShutdownRequestPending)
+			return;
 		if (m->done || m->next_try > now)
 			continue;
 		delay = OgWorkerBackoffMs(m->failures + 1, OG_FIRST_RETRY_MS);
@@ -377,7 +383,69 @@ OgWorkerAliasVersion(const char *model, const char *alias, char **version,
 	return ok;
 }
 
-/* Check every model loaded by alias; load those whose alias moved. */
+/*
+ * A version an alias moved to that would not load: tried again with
+ * backoff while the alias points at it, so one bad version neither stops
+ * the other models from following nor is downloaded at every turn.
+ */
+typedef struct OgBadVersion
+{
+	char		name[NAMEDATALEN];
+	char		version[32];
+	int			failures;
+	TimestampTz next_try;
+} OgBadVersion;
+
+#define OG_MAX_BAD_VERSIONS 64
+static OgBadVersion bad_versions[OG_MAX_BAD_VERSIONS];
+static int	n_bad_versions = 0;
+
+static OgBadVersion *
+OgBadVersionFind(const char *name, const char *version, bool create)
+{
+	int			i;
+
+	for (i = 0; i < n_bad_versions; i++)
+		if (strcmp(bad_versions[i].name, name) == 0)
+		{
+			if (strcmp(bad_versions[i].version, version) != 0)
+			{
+				if (!create)
+					return NULL;
+				/* another version of that model: start over */
+				strlcpy(bad_versions[i].version, version, sizeof(bad_versions[i].version));
+				bad_versions[i].failures = 0;
+			}
+			return &bad_versions[i];
+		}
+	if (!create)
+		return NULL;
+	if (n_bad_versions == OG_MAX_BAD_VERSIONS)
+		n_bad_versions--;		/* forget the last one */
+	memset(&bad_versions[n_bad_versions], 0, sizeof(OgBadVersion));
+	strlcpy(bad_versions[n_bad_versions].name, name, NAMEDATALEN);
+	strlcpy(bad_versions[n_bad_versions].version, version, sizeof(bad_versions[0].version));
+	return &bad_versions[n_bad_versions++];
+}
+
+static void
+OgBadVersionForget(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < n_bad_versions; i++)
+		if (strcmp(bad_versions[i].name, name) == 0)
+		{
+			bad_versions[i] = bad_versions[--n_bad_versions];
+			return;
+		}
+}
+
+/*
+ * Check every model loaded by alias; load those whose alias moved.  An
+ * MLflow server that does not answer ends the turn and backs off; a
+ * version that does not load backs off alone.
+ */
 static void
 OgWorkerFollowAliases(void)
 {
@@ -388,12 +456,13 @@ OgWorkerFollowAliases(void)
 	int			i;
 
 	OgStoreForEach(OgCollectFollowed, &list);
-	for (i = 0; i < list.n && !failed; i++)
+	for (i = 0; i < list.n && !failed && !ShutdownRequestPending; i++)
 	{
 		OgFollowed *f = &list.items[i];
 		char	   *model;
 		char	   *alias;
 		char	   *version = NULL;
+		OgBadVersion *bad;
 
 		if (!OgRefAlias(f->name, f->ref, &model, &alias))
 			continue;
@@ -403,19 +472,34 @@ OgWorkerFollowAliases(void)
 			ereport(LOG,
 					(errmsg("og_model worker: alias \"%s\" of registered model \"%s\" is gone; model \"%s\" keeps version %s",
 							alias, model, f->name, f->version)));
-		else if (strcmp(version, f->version) != 0)
+		else if (strcmp(version, f->version) == 0)
+			OgBadVersionForget(f->name);
+		else if ((bad = OgBadVersionFind(f->name, version, false)) == NULL ||
+				 GetCurrentTimestamp() >= bad->next_try)
 		{
 			char	   *loaded = NULL;
+			long		bad_delay = OgWorkerBackoffMs((bad ? bad->failures : 0) + 1,
+													  OgWorkerRefreshMs());
 
 			ereport(LOG,
 					(errmsg("og_model worker: alias \"%s\" of registered model \"%s\" moved from version %s to %s; loading model \"%s\"",
 							alias, model, f->version, version, f->name)));
-			if (!OgWorkerLoad(f->name, f->ref, retry, &loaded))
-				failed = true;
-			else
+			if (OgWorkerLoad(f->name, f->ref,
+							 psprintf("Model \"%s\" keeps version %s; the worker tries again in %ld ms.",
+									  f->name, f->version, bad_delay),
+							 &loaded))
+			{
+				OgBadVersionForget(f->name);
 				ereport(LOG,
 						(errmsg("og_model worker: model \"%s\" now serves version %s",
 								f->name, loaded)));
+			}
+			else
+			{
+				bad = OgBadVersionFind(f->name, version, true);
+				bad->failures++;
+				bad->next_try = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), bad_delay);
+			}
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -491,6 +575,7 @@ og_model_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnection(database, NULL, 0);
 	pgstat_report_appname("og_model worker");
 	OgWorkerUseProfile(cfg, cxt);
+	OgStorePreloadBegin();
 	ereport(LOG,
 			(errmsg("og_model worker: profile \"%s\": %d models in database \"%s\", aliases followed every %d ms",
 					og_config_file, n_models, database, OgWorkerRefreshMs())));
@@ -553,7 +638,8 @@ og_model_worker_main(Datum arg)
 			first_pass = false;
 		}
 		now = GetCurrentTimestamp();
-		if (profile && OgWorkerRefreshMs() > 0 && now >= next_refresh)
+		if (profile && OgWorkerRefreshMs() > 0 && now >= next_refresh &&
+			!ShutdownRequestPending)
 			OgWorkerFollowAliases();
 		MemoryContextSwitchTo(TopMemoryContext);
 

@@ -230,6 +230,8 @@ def versions(server, name):
      'cannot train model "train_bad": every label is 1'),
     ("SELECT age, (age > 0)::int AS label FROM train_bin", "logistic", {"C": None}, "22000",
      'cannot train model "train_bad": the classes are separated perfectly'),
+    ("SELECT age AS label, income AS label FROM train_reg", "linear", {}, "42804",
+     'query for model "train_bad" has two columns named "label"'),
     ("SELECT label FROM train_reg", "linear", {}, "42804",
      'query for model "train_bad" has no feature columns'),
     ("SELECT * FROM train_reg", "forest", {}, "22023",
@@ -256,6 +258,18 @@ def test_bad_training_input(mdb, mlflow_server, tables, query, algorithm, params
         assert "alpha" in hint
     # nothing was registered
     assert versions(mlflow_server, "train_bad") == 0
+
+
+def test_memory_limit(mdb, tables):
+    mdb.execute("SET maintenance_work_mem = '1MB'")
+    try:
+        state, primary, detail, hint = train_error(
+            mdb, "train_big", "SELECT g::float8 AS a, (g % 7)::float8 AS label FROM generate_series(1, 100000) g")
+    finally:
+        mdb.execute("RESET maintenance_work_mem")
+    assert state == "54000"
+    assert primary == 'cannot train model "train_big": the rows need more memory than maintenance_work_mem (1024 kB)'
+    assert "maintenance_work_mem" in hint
 
 
 def test_ridge_resolves_collinear(mdb, mlflow_server, tables):

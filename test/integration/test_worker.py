@@ -135,9 +135,10 @@ def test_profile_models_answer_the_first_query_after_a_restart(setup):
     cluster, server, _ = setup
     cluster.stop()
     cluster.start()
-    # no waiting here: the very first statement of the first session scores
+    # no waiting here: the very first statements of the first session score
     with cluster.connect() as conn:
         assert predict(conn, "wk_churn") == V1
+        assert predict(conn, "wk_pinned") == V1
         assert loaded(conn) == {"wk_churn": ("1", "@champion"),
                                 "wk_pinned": ("1", "models:/wk_churn/1")}
     log = cluster.log_text()
