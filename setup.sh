@@ -23,6 +23,10 @@ DEMO_MLFLOW_PORT=5050
 # The virtual environment is OG_VENV (test/lib/mlflow.sh): .venv in the checkout.
 SYSTEM_PYTHON=/usr/bin/python3
 REQUIREMENTS="$ROOT/requirements.txt"
+# Apache Airflow, for the test of lifecycle/dag.py: a virtual environment of its
+# own, where test/run.sh looks for it (OG_AIRFLOW_VENV).
+AIRFLOW_VENV="$ROOT/.og/airflow-venv"
+AIRFLOW_REQUIREMENTS="$ROOT/requirements-airflow.txt"
 CREATECLUSTER_CONF=/etc/postgresql-common/createcluster.conf
 DEB_PACKAGES=(
     build-essential
@@ -104,7 +108,9 @@ requirements.txt and installed into the virtual environment .venv/ in this
 checkout, created with /usr/bin/python3 -m venv when it is missing or broken.
 pip runs (with its default cache) only when requirements.txt has changed
 since the last successful install (its sha256 is kept in
-.venv/.requirements.sha256); delete .venv/ to start over.
+.venv/.requirements.sha256); delete .venv/ to start over.  The test mode also
+keeps Apache Airflow (for the test of lifecycle/dag.py) in a second virtual
+environment, .og/airflow-venv, the same way from requirements-airflow.txt.
 EOF
 }
 
@@ -182,48 +188,52 @@ ensure_deps() {
 
 # ------------------------------------------------------------------ venv --
 
-# venv_usable: .venv's python runs, is a virtual environment and has pip (a
+# venv_usable DIR: DIR's python runs, is a virtual environment and has pip (a
 # venv whose python was replaced by a newer version fails the import).
 venv_usable() {
-    [[ -x "$OG_VENV/bin/python" ]] &&
-        "$OG_VENV/bin/python" -c 'import sys, pip; sys.exit(sys.prefix == sys.base_prefix)' >/dev/null 2>&1
+    [[ -x "$1/bin/python" ]] &&
+        "$1/bin/python" -c 'import sys, pip; sys.exit(sys.prefix == sys.base_prefix)' >/dev/null 2>&1
 }
 
-# ensure_venv: create .venv when it is missing or broken, and install
-# requirements.txt into it when that file changed since the last install.
+# ensure_venv [DIR REQUIREMENTS]: create the virtual environment DIR (default
+# .venv) when it is missing or broken, and install REQUIREMENTS (default
+# requirements.txt) into it when that file changed since the last install.
 ensure_venv() {
-    local stamp="$OG_VENV/.requirements.sha256" want have=""
-    [[ -f "$REQUIREMENTS" ]] || die "requirements.txt is missing from the checkout"
-    if ! venv_usable; then
+    local venv=${1:-$OG_VENV} reqs=${2:-$REQUIREMENTS}
+    local stamp="$venv/.requirements.sha256" want have="" file
+    file="$(basename -- "$reqs")"
+    [[ -f "$reqs" ]] || die "$file is missing from the checkout"
+    if ! venv_usable "$venv"; then
         [[ -x "$SYSTEM_PYTHON" ]] || die "$SYSTEM_PYTHON not found (Debian package python3)"
-        if [[ -e "$OG_VENV" || -L "$OG_VENV" ]]; then
+        if [[ -e "$venv" || -L "$venv" ]]; then
             # Only ever delete what is a virtual environment (or empty).
-            if [[ ! -f "$OG_VENV/pyvenv.cfg" ]] && ! rmdir -- "$OG_VENV" 2>/dev/null; then
-                die "$OG_VENV exists but is not a Python virtual environment; move it away"
+            if [[ ! -f "$venv/pyvenv.cfg" ]] && ! rmdir -- "$venv" 2>/dev/null; then
+                die "$venv exists but is not a Python virtual environment; move it away"
             fi
-            info "The virtual environment $OG_VENV does not work; creating it again"
-            rm -rf -- "$OG_VENV"
+            info "The virtual environment $venv does not work; creating it again"
+            rm -rf -- "$venv"
         else
-            info "Creating the Python virtual environment $OG_VENV"
+            info "Creating the Python virtual environment $venv"
+            mkdir -p -- "$(dirname -- "$venv")"
         fi
-        if ! "$SYSTEM_PYTHON" -m venv "$OG_VENV"; then
-            rm -rf -- "$OG_VENV"
-            die "could not create $OG_VENV with $SYSTEM_PYTHON -m venv (Debian package python3-venv)"
+        if ! "$SYSTEM_PYTHON" -m venv "$venv"; then
+            rm -rf -- "$venv"
+            die "could not create $venv with $SYSTEM_PYTHON -m venv (Debian package python3-venv)"
         fi
     fi
-    want="$(sha256sum <"$REQUIREMENTS")"
+    want="$(sha256sum <"$reqs")"
     want=${want%% *}
     if [[ -f "$stamp" ]]; then
         IFS= read -r have <"$stamp" || true
     fi
     if [[ "$have" == "$want" ]]; then
-        info "Python packages in $OG_VENV are up to date with requirements.txt"
+        info "Python packages in $venv are up to date with $file"
         return 0
     fi
-    info "Installing the Python packages of requirements.txt into $OG_VENV (a few minutes the first time)"
+    info "Installing the Python packages of $file into $venv (a few minutes the first time)"
     rm -f -- "$stamp"
-    "$OG_VENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$REQUIREMENTS" ||
-        die "pip install -r requirements.txt failed (see above)"
+    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r "$reqs" ||
+        die "pip install -r $file failed (see above)"
     printf '%s\n' "$want" >"$stamp"
 }
 
@@ -316,6 +326,7 @@ SQL
 run_tests() {
     ensure_deps
     ensure_venv
+    ensure_venv "$AIRFLOW_VENV" "$AIRFLOW_REQUIREMENTS"
     build_install
     info "Running test/run.sh"
     exec bash "$ROOT/test/run.sh"
