@@ -1,5 +1,10 @@
 -- The demo: load the example churn model from the MLflow model registry and
 -- score customers from data/.
+-- The rows are the DVC pipeline's outputs (dvc.yaml): data/processed/customers.csv
+-- (the current customers to score) and data/processed/customer_churn.csv (past
+-- customers with their outcome: the table public.customer_churn that the
+-- retraining profile config/config_local.yml trains on); models/churn is the
+-- pipeline's train stage output.
 -- Expects og_model.tracking_uri to name an MLflow tracking server in which the
 -- registered model "churn" has the alias "champion" (./setup.sh demo starts one
 -- and registers models/churn there with lifecycle/register_example.py).
@@ -16,8 +21,23 @@ CREATE TABLE customers (
 	support_calls float8,
 	contract_years float8
 );
-SELECT :'data_dir' || '/raw/customers.csv' AS customers_csv \gset
+SELECT :'data_dir' || '/processed/customers.csv' AS customers_csv \gset
 COPY customers FROM :'customers_csv' WITH (FORMAT csv, HEADER true);
+
+-- Past customers and whether they churned: the four features in the model's
+-- input order and the label, no identifier (what og_train and the Airflow DAG
+-- take from retraining.models[].table).
+DROP TABLE IF EXISTS customer_churn;
+CREATE TABLE customer_churn (
+	tenure_months float8,
+	monthly_charges float8,
+	support_calls float8,
+	contract_years float8,
+	churned integer NOT NULL CHECK (churned IN (0, 1))
+);
+SELECT :'data_dir' || '/processed/customer_churn.csv' AS customer_churn_csv \gset
+COPY customer_churn FROM :'customer_churn_csv' WITH (FORMAT csv, HEADER true);
+SELECT count(*) AS past_customers, sum(churned) AS churned FROM customer_churn;
 
 \echo
 \echo '== og_load_model: fetch churn@champion from MLflow, compile it into shared memory'
@@ -42,7 +62,7 @@ SELECT * FROM og_model.models;
 \echo
 \echo '== og_set_reference: training histograms of the features, the baseline of drift'
 SELECT jsonb_array_length(og_set_reference('churn',
-	'SELECT tenure_months, monthly_charges, support_calls, contract_years FROM customers', 4) -> 'features')
+	'SELECT tenure_months, monthly_charges, support_calls, contract_years FROM customer_churn', 4) -> 'features')
 	AS features_with_a_reference;
 SET og_model.stats_sample_rate = 1;
 SELECT count(og_predict('churn', ARRAY[tenure_months * 2, monthly_charges, support_calls, contract_years]))
