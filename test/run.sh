@@ -4,6 +4,10 @@
 #
 # Expects og_model to be built and installed (./setup.sh test does both and
 # then runs this).  Phases, in order:
+#   stack        test/stack/*.sh before any cluster exists: the offline checks
+#                of Dockerfile, docker-compose.yml, .gitlab-ci.yml (whose test
+#                job runs with OG_TEST_PHASES=main on a cluster of its own) and
+#                the DVC pipeline; each TAP test is one check
 #   setup        fresh cluster "test" on port 54329, database og_test with
 #                pgtap, dblink and og_model, og_test.* database settings, then
 #                test/setup.sql (shared helpers) when that file exists.  The
@@ -30,7 +34,10 @@
 # Environment: OG_TEST_TIMEOUT (seconds per pg_prove file, default 900),
 # OG_PYTEST_TIMEOUT (seconds for the pytest run, default 1800),
 # OG_MONITORING_TIMEOUT (seconds for test/monitoring.sh, default 300),
-# OG_PROVE_VERBOSE=1 (print every TAP line), OG_VENV (the Python virtual
+# OG_TEST_PHASES (comma-separated phases to run, default all; "stack" alone
+# needs no cluster), OG_TEST_CLUSTER and OG_TEST_PORT (the cluster's name and
+# port, default test and 54329), OG_STACK_TIMEOUT (seconds per stack script,
+# default 1500), OG_PROVE_VERBOSE=1 (print every TAP line), OG_VENV (the Python virtual
 # environment, default .venv in the checkout; ./setup.sh test creates it),
 # OG_AIRFLOW_VENV (Apache Airflow's virtual environment, default
 # .og/airflow-venv in the checkout; ./setup.sh test creates it).
@@ -56,12 +63,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 # shellcheck source=test/lib/mlflow.sh
 source "$ROOT/test/lib/mlflow.sh"
 
-CLUSTER="test"
-PORT=54329
+CLUSTER="${OG_TEST_CLUSTER:-test}"
+PORT="${OG_TEST_PORT:-54329}"
+# Phases to run (comma-separated; default all): e.g. OG_TEST_PHASES=main runs
+# the cluster set-up and the pgTAP files only.
+PHASES="${OG_TEST_PHASES:-stack,main,mlflow,monitoring,concurrency,restart,smallmem,nopreload,fuzz}"
 DB=og_test
 TEST_TIMEOUT="${OG_TEST_TIMEOUT:-900}"
 PYTEST_TIMEOUT="${OG_PYTEST_TIMEOUT:-1800}"
 MONITORING_TIMEOUT="${OG_MONITORING_TIMEOUT:-300}"
+STACK_TIMEOUT="${OG_STACK_TIMEOUT:-1500}"
 # Credentials in the server's environment, for the tests of og_model's use of
 # MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.  The password is new on
 # every run and never printed.
@@ -402,8 +413,42 @@ finish() {
     exit 1
 }
 
+# want_phase NAME: is NAME among the phases to run?
+want_phase() { [[ ",$PHASES," == *",$1,"* ]]; }
+
+# stack: test/stack/*.sh, the offline checks of the delivery files (Docker,
+# Compose, GitLab CI, DVC); each TAP test is one check.  They run before the
+# cluster exists: the GitLab check runs the CI test job, with a cluster of
+# its own.
+phase_stack() {
+    local script name out rc tmp
+    phase stack
+    if ! compgen -G "$ROOT/test/stack/*.sh" >/dev/null; then
+        fail "stack: no test scripts in test/stack/"
+        return 0
+    fi
+    for script in "$ROOT"/test/stack/*.sh; do
+        name="$(basename -- "$script" .sh)"
+        tmp="$(mktemp -d)"
+        out="$tmp/$name.tap"
+        rc=0
+        printf -- '--- [stack] %s\n' "$(rel "$script")"
+        og_run timeout --kill-after=30 "$STACK_TIMEOUT" \
+            env OG_STACK_TMP="$tmp" OG_VENV="$OG_VENV" bash "$script" >"$out" 2>&1 || rc=$?
+        cat -- "$out"
+        tap_checks "stack $name" "$out" "$rc"
+        rm -rf -- "$tmp"
+    done
+}
+
 main() {
     cd "$ROOT"
+    if want_phase stack; then
+        phase_stack
+        if [[ "$PHASES" == stack ]]; then
+            finish
+        fi
+    fi
     if ! require_tools; then
         fail "setup: required tools are missing"
         finish
@@ -418,14 +463,14 @@ main() {
         finish
     fi
 
-    phase_main
-    phase_mlflow
-    phase_monitoring
-    phase_concurrency
-    phase_restart
-    phase_smallmem
-    phase_nopreload
-    phase_fuzz
+    want_phase main && phase_main
+    want_phase mlflow && phase_mlflow
+    want_phase monitoring && phase_monitoring
+    want_phase concurrency && phase_concurrency
+    want_phase restart && phase_restart
+    want_phase smallmem && phase_smallmem
+    want_phase nopreload && phase_nopreload
+    want_phase fuzz && phase_fuzz
 
     phase "server log"
     check "server log: no crashed backend or PANIC" server_log_clean
