@@ -243,6 +243,10 @@ ensure_deps() {
 ensure_npm_tool() {
     local name=$1 version=$2 dir="$ROOT/.og/npm/$1" have=""
     command -v npm >/dev/null 2>&1 || die "npm not found (Debian packages nodejs and npm)"
+    # gitlab-ci-local's dependencies need Node.js 20 or later (Debian 12 has 18)
+    if (($(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) < 20)); then
+        die "$name needs Node.js 20 or later, found $(node --version 2>/dev/null || echo none): install it from https://github.com/nodesource/distributions (package nodejs)"
+    fi
     if [[ -f "$dir/node_modules/$name/package.json" ]]; then
         have="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$name/package.json" | head -n 1)"
     fi
@@ -415,12 +419,16 @@ SQL
 # og_demo, model churn@champion), and the MLflow server it names.
 run_up() {
     local fixtures url profile
-    ensure_deps
-    ensure_venv
-    build_install
     if cluster_is_running "$STACK_CLUSTER"; then
         die "the local stack is up already (cluster '$STACK_CLUSTER' on port $STACK_PORT); ./setup.sh down stops it"
     fi
+    # the profile names the demo's MLflow port: one of the two at a time
+    if mlflow_is_running "$DEMO_MLFLOW"; then
+        die "the MLflow server of ./setup.sh demo --keep-running holds port $DEMO_MLFLOW_PORT, which config/$STACK_PROFILE names: stop it first (kill -TERM -- -<its pid>, printed by the demo)"
+    fi
+    ensure_deps
+    ensure_venv
+    build_install
     cluster_stop_on_exit "$STACK_CLUSTER"
     mlflow_stop_on_exit "$DEMO_MLFLOW"
     og_on_failure cluster_log_tail "$STACK_CLUSTER" 40
@@ -485,22 +493,21 @@ run_down() {
 # run_docker: the container stack of docker-compose.yml, on a machine with
 # Docker (the tests need none: ./setup.sh lint validates the files offline).
 run_docker() {
-    local compose=()
-    if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
-        compose=(docker compose)
-    elif command -v docker >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1; then
-        compose=(docker-compose)
-    else
-        die "./setup.sh docker needs Docker with the Compose plugin (https://docs.docker.com/engine/install/debian/); ./setup.sh up runs og_model and MLflow without Docker"
-    fi
+    command -v docker >/dev/null 2>&1 ||
+        die "./setup.sh docker needs Docker Engine with the Compose plugin (https://docs.docker.com/engine/install/debian/); ./setup.sh up runs og_model and MLflow without Docker"
+    docker compose version >/dev/null 2>&1 ||
+        die "./setup.sh docker needs the Compose v2 plugin ('docker compose'; package docker-compose-plugin from Docker's apt repository): Debian's docker-compose 1.x cannot wait for healthchecks"
     docker info >/dev/null 2>&1 ||
         die "the Docker daemon does not answer (is it running, and may this user use it?)"
     [[ -f "$ROOT/.env" ]] ||
         die "no .env: copy .env.example to .env and set its passwords first (cp .env.example .env)"
+    if grep -q '=change-me' "$ROOT/.env"; then
+        die ".env still holds the example's change-me values: set every password and secret in it first"
+    fi
     info "Building and starting the stack of docker-compose.yml"
-    (cd "$ROOT" && "${compose[@]}" up -d --build --wait) ||
-        die "docker compose up failed (see above; '${compose[*]} logs' shows the services' logs)"
-    (cd "$ROOT" && "${compose[@]}" ps)
+    (cd "$ROOT" && docker compose up -d --build --wait) ||
+        die "docker compose up failed (see above; 'docker compose logs' shows the services' logs)"
+    (cd "$ROOT" && docker compose ps)
 }
 
 # -------------------------------------------------------------------- lint --
