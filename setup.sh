@@ -62,6 +62,7 @@ DEB_PACKAGES=(
     python3-yaml
     nodejs
     git
+    rsync
 )
 
 usage() {
@@ -139,7 +140,8 @@ is installed, Debian's default "main" cluster is disabled in
 /etc/postgresql-common/createcluster.conf.  The server runs as the OS user
 postgres when this script runs as root, else as the invoking user.
 docker-compose (which validates docker-compose.yml offline, no engine
-needed), nodejs and npm (gitlab-ci-local), git and python3-yaml are there for
+needed), nodejs and npm (gitlab-ci-local, which needs rsync and Node.js 20), git
+and python3-yaml are there for
 the checks of the delivery files; prometheus (which brings promtool),
 prometheus-postgres-exporter and curl are there for the monitoring tests, which start their own instances on their own
 ports and data directories: the services these packages may start are not
