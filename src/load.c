@@ -468,6 +468,41 @@ OgModelRow(const OgBlobHeader *m, Datum *values, bool *nulls)
  * Run fn(arg) in a subtransaction: an ERROR it raises becomes a WARNING
  * (with hint) and false is returned; the caller's transaction goes on.
  */
+/*
+ * In a PG_CATCH: the error being handled, copied into cxt (which becomes
+ * current), and the error state cleared.
+ */
+ErrorData *
+OgTakeError(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	return edata;
+}
+
+/*
+ * Report a taken error as a WARNING, its message after prefix; detail and
+ * hint replace the error's own unless NULL ("" drops them).  Frees edata.
+ */
+void
+OgWarnError(ErrorData *edata, const char *prefix, const char *detail,
+			const char *hint)
+{
+	if (detail == NULL)
+		detail = edata->detail;
+	if (hint == NULL)
+		hint = edata->hint;
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("%s%s", prefix, edata->message),
+			 detail && detail[0] ? errdetail_internal("%s", detail) : 0,
+			 hint && hint[0] ? errhint("%s", hint) : 0));
+	FreeErrorData(edata);
+}
+
 bool
 OgRunAsWarning(void (*fn) (void *arg), void *arg, const char *hint)
 {
@@ -487,20 +522,12 @@ OgRunAsWarning(void (*fn) (void *arg), void *arg, const char *hint)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = OgTakeError(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("%s", edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 hint ? errhint("%s", hint) : 0));
-		FreeErrorData(edata);
+		OgWarnError(edata, "", NULL, hint ? hint : "");
 	}
 	PG_END_TRY();
 	return ok;

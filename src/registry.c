@@ -42,6 +42,7 @@
 #include "config.h"
 #include "http.h"
 #include "json.h"
+#include "load.h"
 #include "source.h"
 #include "worker.h"
 
@@ -398,17 +399,8 @@ OgProfile(bool only_warn)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("%s", edata->message),
-				 errdetail("The credentials of the profile are not used."),
-				 errhint("Check the profile with og_config_check().")));
-		FreeErrorData(edata);
+		OgWarnError(OgTakeError(cxt), "", "The credentials of the profile are not used.",
+					"Check the profile with og_config_check().");
 		profile = NULL;
 	}
 	PG_END_TRY();

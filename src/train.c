@@ -628,11 +628,8 @@ og_train(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = OgTakeError(traincxt);
 
-		MemoryContextSwitchTo(traincxt);
-		edata = CopyErrorData();
-		FlushErrorState();
 		OgRegistryFailRun(&rec);
 		ReThrowError(edata);
 	}

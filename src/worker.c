@@ -145,17 +145,7 @@ OgWorkerWillPreload(void)
 static void
 OgWorkerReport(MemoryContext cxt, const char *retry)
 {
-	ErrorData  *edata;
-
-	MemoryContextSwitchTo(cxt);
-	edata = CopyErrorData();
-	FlushErrorState();
-	ereport(WARNING,
-			(errcode(edata->sqlerrcode),
-			 errmsg("og_model worker: %s", edata->message),
-			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-			 retry ? errhint("%s", retry) : (edata->hint ? errhint("%s", edata->hint) : 0)));
-	FreeErrorData(edata);
+	OgWarnError(OgTakeError(cxt), "og_model worker: ", NULL, retry);
 }
 
 /* Read the profile; NULL (logged) when there is none or it is bad. */
