@@ -37,7 +37,7 @@
 #include "utils/timestamp.h"
 
 #define OG_BLOB_MAGIC			0x314D474F	/* "OGM1" little-endian */
-#define OG_BLOB_LAYOUT			2
+#define OG_BLOB_LAYOUT			3
 #define OG_MAX_TREE_DEPTH		4096
 #define OG_MAX_CATEGORY			(1 << 20)
 #define OG_MAX_FEATURES			(1 << 20)
@@ -112,7 +112,8 @@ typedef struct OgBlobHeader
 	OgOffset	base_score;		/* double[n_outputs], raw-score space */
 	OgOffset	intercept;		/* linear: double[n_outputs] */
 	OgOffset	weights;		/* linear: double[n_outputs][n_features] */
-	uint32		n_trees;
+	uint32		n_trees;		/* trees scored */
+	uint32		n_rounds;		/* boosting rounds they make up */
 	uint32		n_nodes;
 	OgOffset	trees;			/* OgTree[n_trees] */
 	OgOffset	nodes;			/* OgNode[n_nodes] */

@@ -6,7 +6,9 @@
  * OgEvalRaw() computes the raw scores (one per output group): for linear
  * models intercept + w.x, for tree ensembles base score + the sum of the
  * trees' leaves.  OgEvalTransform() maps raw scores to the model's output
- * space (sigmoid, softmax, exp).  Neither allocates nor raises errors.
+ * space (sigmoid, softmax, exp).  Neither allocates nor raises errors; both
+ * return false when a score is not finite, for the caller to report with
+ * OgEvalOutOfRange() (22003: a model never answers Infinity or NaN).
  *
  *-------------------------------------------------------------------------
  */
@@ -239,7 +241,20 @@ OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 		raw[k] = raw[k] * m->output_scale + base[k];
 }
 
-void
+/* Are all n_outputs scores finite? */
+static inline bool
+OgScoresFinite(const OgBlobHeader *m, const double *v)
+{
+	uint32		k;
+	bool		ok = true;
+
+	for (k = 0; k < m->n_outputs; k++)
+		ok &= isfinite(v[k]);
+	return ok;
+}
+
+/* The raw scores of a row; false when one is not finite. */
+bool
 OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 {
 	switch ((OgModelKind) m->kind)
@@ -251,9 +266,34 @@ OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 			OgEvalTrees(m, x, raw);
 			break;
 	}
+	return OgScoresFinite(m, raw);
 }
 
+/*
+ * A score that is not finite, raw (before the output transform) or in
+ * output space: an error naming the model and the output.
+ */
 void
+OgEvalOutOfRange(const char *model, const OgBlobHeader *m, const double *v,
+				 bool raw)
+{
+	uint32		k = 0;
+
+	while (k + 1 < m->n_outputs && isfinite(v[k]))
+		k++;
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("score of model \"%s\" is out of range", model),
+			 m->n_outputs > 1 ?
+			 errdetail("The %s score of output %u is %s.", raw ? "raw" : "transformed",
+					   k + 1, isnan(v[k]) ? "NaN" : (v[k] > 0 ? "Infinity" : "-Infinity")) :
+			 errdetail("The %s score is %s.", raw ? "raw" : "transformed",
+					   isnan(v[k]) ? "NaN" : (v[k] > 0 ? "Infinity" : "-Infinity")),
+			 errhint("The model's weights, leaf values or base score are too large for these feature values.")));
+}
+
+/* Raw scores to output space, in place; false when one is not finite. */
+bool
 OgEvalTransform(const OgBlobHeader *m, double *v)
 {
 	uint32		k;
@@ -297,4 +337,5 @@ OgEvalTransform(const OgBlobHeader *m, double *v)
 			}
 			break;
 	}
+	return OgScoresFinite(m, v);
 }

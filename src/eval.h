@@ -3,8 +3,11 @@
  * eval.h
  *	  Scoring a compiled model (blob.h) on one row of features.
  *
- * The evaluator knows nothing of model formats, never allocates and never
- * raises an error: inputs are checked by predict.c, models at load time.
+ * The evaluator knows nothing of model formats and never allocates: inputs
+ * are checked by predict.c, models at load time.  What no load-time check
+ * can rule out is a score that overflows for some finite input (weights of
+ * 1e300, a float sum of many huge leaves, exp of a large margin): OgEvalRaw
+ * and OgEvalTransform say so, and the caller raises OgEvalOutOfRange.
  *
  *-------------------------------------------------------------------------
  */
@@ -58,9 +61,11 @@ OgFeatureGet(const OgFeatures *x, int i)
 }
 
 extern void OgFeaturesGather(const OgFeatures *x, double *out);
-extern void OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x,
+extern bool OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x,
 					  double *raw);
-extern void OgEvalTransform(const OgBlobHeader *m, double *v);
+extern bool OgEvalTransform(const OgBlobHeader *m, double *v);
+extern void OgEvalOutOfRange(const char *model, const OgBlobHeader *m,
+							 const double *v, bool raw) pg_attribute_noreturn();
 
 static inline double
 OgSigmoid(double z)

@@ -65,8 +65,10 @@ OgScoreRow(OgRowReader *rr, double *out)
 	x.nulls = NULL;
 	x.n = m->n_features;
 	x.is_float4 = false;
-	OgEvalRaw(m, &x, out);
-	OgEvalTransform(m, out);
+	if (!OgEvalRaw(m, &x, out))
+		OgEvalOutOfRange(rr->model, m, out, true);
+	if (!OgEvalTransform(m, out))
+		OgEvalOutOfRange(rr->model, m, out, false);
 }
 
 /* The loaded model, pinned until the end of the transaction. */

@@ -49,7 +49,7 @@ PG_FUNCTION_INFO_V1(og_unload_model);
 PG_FUNCTION_INFO_V1(og_models);
 PG_FUNCTION_INFO_V1(og_memory);
 
-#define OG_MODELS_COLS	17
+#define OG_MODELS_COLS	18
 
 static int	og_max_artifact_bytes = 64 * 1024 * 1024;
 
@@ -421,6 +421,22 @@ OgResolveRef(OgSource *src)
 	src->uri = psprintf("file://%s", dir);
 }
 
+/*
+ * The rows of og_model.models have this library's columns: the SQL objects
+ * of an older version of the extension (before ALTER EXTENSION ... UPDATE)
+ * have fewer.
+ */
+static void
+OgCheckModelsColumns(TupleDesc tupdesc)
+{
+	if (tupdesc->natts != OG_MODELS_COLS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("og_model.models has %d columns, this version of og_model fills %d",
+						tupdesc->natts, OG_MODELS_COLS),
+				 errhint("Run ALTER EXTENSION og_model UPDATE in this database.")));
+}
+
 static void
 OgModelRow(const OgBlobHeader *m, Datum *values, bool *nulls)
 {
@@ -449,6 +465,8 @@ OgModelRow(const OgBlobHeader *m, Datum *values, bool *nulls)
 	values[i++] = Int32GetDatum((int32) m->n_outputs);
 	nulls[i] = (m->kind != OG_KIND_TREES);
 	values[i++] = Int32GetDatum((int32) m->n_trees);
+	nulls[i] = (m->kind != OG_KIND_TREES);
+	values[i++] = Int32GetDatum((int32) m->n_rounds);
 	nulls[i] = false;
 	values[i++] = Int64GetDatum((int64) m->total_size);
 	nulls[i] = false;
@@ -683,13 +701,9 @@ og_load_model(PG_FUNCTION_ARGS)
 
 	OgStoreCheckAvailable();
 	OgCheckModelName(name);
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
-		tupdesc->natts != OG_MODELS_COLS)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("og_load_model must return og_model.models with %d columns",
-						OG_MODELS_COLS),
-				 errhint("The view og_model.models was changed; ALTER EXTENSION og_model UPDATE or recreate the extension.")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "og_load_model must return a row type");
+	OgCheckModelsColumns(tupdesc);
 
 	loadcxt = AllocSetContextCreate(CurrentMemoryContext, "og_model load",
 									ALLOCSET_DEFAULT_SIZES);
@@ -746,6 +760,7 @@ og_models(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	scan.store = rsinfo->setResult;
 	scan.tupdesc = rsinfo->setDesc;
+	OgCheckModelsColumns(scan.tupdesc);
 	OgStoreForEach(OgModelsVisit, &scan);
 	return (Datum) 0;
 }

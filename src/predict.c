@@ -82,6 +82,33 @@ OgFeatureDescribe(const OgBlobHeader *m, int i, char *buf, Size len)
 		snprintf(buf, len, "Feature %d", i + 1);
 }
 
+/* A linear model's features must be finite: an error naming the first that is not. */
+static void
+OgCheckFinite(const OgBlobHeader *m, const char *model_name, const OgFeatures *x,
+			  OgStatsPending *stats)
+{
+	int			i;
+
+	for (i = 0; i < x->n; i++)
+	{
+		double		d = OgFeatureGet(x, i);
+
+		if (!isfinite(d))
+		{
+			char		what[128];
+
+			OgFeatureDescribe(m, i, what, sizeof(what));
+			OgStatsError(stats, OG_ERR_NON_FINITE);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("model \"%s\" cannot score non-finite feature values",
+							model_name),
+					 errdetail("%s is %s.", what,
+							   isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity"))));
+		}
+	}
+}
+
 /*
  * Read argument 1 as a feature row for model m, without copying unless
  * the array is toasted.  Checks shape and count.
@@ -223,32 +250,19 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, bool proba,
 	}
 
 	out = OgPredictBuffer(fcinfo, &st->out, &st->out_cap, m->n_outputs);
-	OgEvalRaw(m, &x, out);
-
-	if (!(m->flags & OG_BLOB_HANDLES_MISSING) && !isfinite(out[0]))
+	if (unlikely(!OgEvalRaw(m, &x, out)))
 	{
-		int			i;
-
-		for (i = 0; i < x.n; i++)
-		{
-			double		d = OgFeatureGet(&x, i);
-
-			if (!isfinite(d))
-			{
-				char		what[128];
-
-				OgFeatureDescribe(m, i, what, sizeof(what));
-				OgStatsError(stats, OG_ERR_NON_FINITE);
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("model \"%s\" cannot score non-finite feature values",
-								st->handle->name),
-						 errdetail("%s is %s.", what,
-								   isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity"))));
-			}
-		}
+		/* a NaN or infinite feature of a linear model, else an overflow */
+		if (!(m->flags & OG_BLOB_HANDLES_MISSING))
+			OgCheckFinite(m, st->handle->name, &x, stats);
+		OgStatsError(stats, OG_ERR_NON_FINITE);
+		OgEvalOutOfRange(st->handle->name, m, out, true);
 	}
-	OgEvalTransform(m, out);
+	if (unlikely(!OgEvalTransform(m, out)))
+	{
+		OgStatsError(stats, OG_ERR_NON_FINITE);
+		OgEvalOutOfRange(st->handle->name, m, out, false);
+	}
 
 	if (m->task == OG_TASK_MULTICLASS)
 	{

@@ -1193,4 +1193,5 @@ OgLightgbmCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 	head->base_score = base_off;
 	head->sigmoid_scale = lm.sigmoid_scale;
 	head->output_scale = lm.average ? 1.0 / n_iterations : 1.0;
+	head->n_rounds = (uint32) n_iterations;
 }

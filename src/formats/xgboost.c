@@ -24,6 +24,10 @@
  *		left; the margin is accumulated in float from the base margin, tree
  *		by tree, each tree adding to its tree_info group (times its dart
  *		weight).
+ *	  A round is num_parallel_tree trees per output group, bounded by
+ *		model.iteration_indptr (XGBoost 2.0 on); learner.attributes.
+ *		best_iteration (a string) is the last round XGBoost's scikit-learn
+ *		API predicts with after early stopping (see OgXgbRounds).
  *	  model.xgb is UBJSON from XGBoost 2.1 on; older ones are a legacy
  *		binary format, refused with a hint.
  *
@@ -80,7 +84,11 @@ OgXgbParam(OgXgbContext *c, const OgDoc *obj, const char *key, double dflt,
 		return dflt;
 	}
 	if (v->type == OG_DOC_NUMBER)
+	{
+		if (!isfinite(v->number))
+			OgXgbFail(c, psprintf("\"%s\" is not a finite number", key));
 		return v->number;
+	}
 	if (v->type != OG_DOC_STRING)
 		OgXgbFail(c, psprintf("\"%s\" is not a number", key));
 	d = strtod(v->string, &end);
@@ -214,7 +222,11 @@ OgXgbBaseScore(OgXgbContext *c, const OgDoc *param, int n_outputs,
 	if (v == NULL)
 		values[n++] = 0.5;
 	else if (v->type == OG_DOC_NUMBER)
+	{
+		if (!isfinite(v->number))
+			OgXgbFail(c, "\"base_score\" is not a finite number");
 		values[n++] = v->number;
+	}
 	else if (v->type == OG_DOC_STRING)
 	{
 		const char *p = v->string;
@@ -255,6 +267,9 @@ OgXgbBaseScore(OgXgbContext *c, const OgDoc *param, int n_outputs,
 	{
 		float		bs = (float) values[n == 1 ? 0 : k];
 
+		/* XGBoost reads it as a float: 1E39 is a finite double, not a float */
+		if (!isfinite(bs))
+			OgXgbFail(c, psprintf("\"base_score\" %g is out of the range of a float", values[n == 1 ? 0 : k]));
 		if (logit)
 		{
 			if (!(bs > 0.0f && bs < 1.0f))
@@ -269,7 +284,61 @@ OgXgbBaseScore(OgXgbContext *c, const OgDoc *param, int n_outputs,
 		}
 		else
 			margin[k] = bs;
+		if (!isfinite(margin[k]))
+			OgXgbFail(c, "\"base_score\" gives a margin that is not finite");
 	}
+}
+
+/*
+ * The rounds of the model and how many trees to score.  One round is
+ * num_parallel_tree trees per output group (model.iteration_indptr gives
+ * the bounds since XGBoost 2.0).  A model of XGBoost's scikit-learn API
+ * (MLmodel model_class xgboost.sklearn.*) that stopped early keeps every
+ * round it trained and learner.attributes.best_iteration: XGB*.predict and
+ * MLflow's pyfunc score the rounds up to and including that one only, so
+ * og_model does the same.  A native Booster predicts with every round even
+ * when its file holds a best_iteration.
+ */
+static int
+OgXgbRounds(OgXgbContext *c, const OgDoc *learner, const OgDoc *model,
+			int n_trees, int n_outputs, int *n_rounds)
+{
+	const OgYamlNode *flavor = OgYamlGet(c->mlm->flavors, "xgboost");
+	const char *cls = OgYamlScalar(OgYamlGet(flavor, "model_class"));
+	const OgDoc *param = OgDocGet(model, "gbtree_model_param");
+	const OgDoc *attrs = OgDocGet(learner, "attributes");
+	const double *indptr;
+	int			n_indptr = 0;
+	int			per_round;
+	int			rounds;
+	int			best;
+	int			r;
+
+	per_round = param ? OgXgbCount(c, param, "num_parallel_tree", 1, 1, OG_MAX_OUTPUTS) : 1;
+	per_round *= n_outputs;
+	indptr = OgXgbNumbers(c, model, "iteration_indptr", -1, false, &n_indptr);
+	if (indptr != NULL)
+	{
+		if (n_indptr < 2 || indptr[0] != 0 || indptr[n_indptr - 1] != n_trees)
+			OgXgbFail(c, psprintf("\"iteration_indptr\" does not span the %d trees", n_trees));
+		for (r = 1; r < n_indptr; r++)
+			if (indptr[r] - indptr[r - 1] != per_round)
+				OgXgbFail(c, psprintf("round %d has %g trees, not num_parallel_tree x outputs = %d",
+									  r - 1, indptr[r] - indptr[r - 1], per_round));
+		rounds = n_indptr - 1;
+	}
+	else
+		rounds = (n_trees + per_round - 1) / per_round;
+	*n_rounds = rounds;
+
+	if (cls == NULL || strncmp(cls, "xgboost.sklearn.", 16) != 0 ||
+		attrs == NULL || OgDocGet(attrs, "best_iteration") == NULL)
+		return n_trees;
+	best = OgXgbCount(c, attrs, "best_iteration", 0, 0, rounds - 1);
+	*n_rounds = best + 1;
+	if (indptr != NULL)
+		return (int) indptr[best + 1];
+	return Min(n_trees, (best + 1) * per_round);
 }
 
 /* One XGBoost tree: renumber breadth-first so children follow parents. */
@@ -372,6 +441,9 @@ OgXgbTree(OgXgbContext *c, OgTreeBuild *tb, const OgDoc *tree, int t,
 		node->flags = OG_NODE_FLOAT32 | OG_NODE_MISSING_NAN |
 			(defl[id] != 0 ? OG_NODE_DEFAULT_LEFT : 0);
 		node->value = cond[id];
+		/* compared as a float: a finite double beyond its range is not one */
+		if ((stype == NULL || stype[id] == 0) && !isfinite((float) cond[id]))
+			OgXgbFail(c, psprintf("tree %d: node %d has a threshold that is not a finite float", t, id));
 		if (stype && stype[id] == 1)
 		{
 			int			j,
@@ -468,6 +540,8 @@ OgXgboostCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 	int			n_features,
 				n_class,
 				n_outputs,
+				n_trees,
+				n_rounds,
 				t;
 	bool		logit,
 				log_;
@@ -534,13 +608,15 @@ OgXgboostCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 	if (strcmp(booster_name, "dart") == 0)
 		weight_drop = OgXgbNumbers(&c, booster, "weight_drop", trees->n, true, NULL);
 
+	n_trees = OgXgbRounds(&c, learner, model, trees->n, n_outputs, &n_rounds);
+
 	/* objective first: it decides the base margin */
 	memset(&scratch, 0, sizeof(scratch));
 	OgXgbObjective(&c, obj_name, n_outputs, &scratch, &logit, &log_);
 	OgXgbBaseScore(&c, param, n_outputs, logit, log_, margin);
 
 	OgTreesBegin(&tb, mlm->model, what);
-	for (t = 0; t < trees->n; t++)
+	for (t = 0; t < n_trees; t++)
 	{
 		double		w = weight_drop ? weight_drop[t] : 1.0;
 
@@ -550,7 +626,7 @@ OgXgboostCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 			OgXgbFail(&c, psprintf("tree %d is not an object", t));
 		if (!OgXgbIndex(tree_info[t], n_outputs))
 			OgXgbFail(&c, psprintf("tree %d belongs to group %g of %d", t, tree_info[t], n_outputs));
-		if (!isfinite(w))
+		if (!isfinite(w) || !isfinite((float) w))
 			OgXgbFail(&c, psprintf("tree %d has a non-finite dart weight", t));
 		OgXgbTree(&c, &tb, &trees->items[t], t, n_features, (uint32) tree_info[t], w);
 	}
@@ -569,4 +645,5 @@ OgXgboostCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 	head->flags |= scratch.flags | OG_BLOB_SUM_FLOAT32;
 	head->sigmoid_scale = 1.0;
 	head->output_scale = 1.0;
+	head->n_rounds = (uint32) n_rounds;
 }

@@ -7,7 +7,7 @@ SELECT has_view('og_model', 'models', 'view og_model.models exists');
 SELECT has_view('og_model', 'memory', 'view og_model.memory exists');
 SELECT columns_are('og_model', 'models', ARRAY[
 	'name', 'version', 'ref', 'flavor', 'format', 'task', 'objective',
-	'n_features', 'n_outputs', 'n_trees', 'bytes', 'artifact_bytes', 'sha256',
+	'n_features', 'n_outputs', 'n_trees', 'n_rounds', 'bytes', 'artifact_bytes', 'sha256',
 	'source', 'run_id', 'loaded_at', 'load_ms']);
 SELECT has_function('public', 'og_load_model', ARRAY['text', 'text']);
 SELECT has_function('public', 'og_unload_model', ARRAY['text']);
