@@ -66,7 +66,7 @@
  * unknown key in the parts this file reads (all but retraining) is reported
  * at the caller's level (WARNING in a backend, LOG in the worker), kept in
  * OgConfig.warnings, and the read goes on.  A missing or unreadable file is
- * an error naming it, with errcode_for_file_access(); a profile has at most
+ * an error naming it, with the SQLSTATE of OgFileErrcode(); a profile has at most
  * OG_CONFIG_MAX_BYTES.
  *
  * Memory: the file and its YAML tree live in a child of the caller's memory
@@ -96,6 +96,8 @@
 #include "utils/memutils.h"
 
 #include "config.h"
+#include "errors.h"
+#include "http.h"
 #include "mlmodel.h"
 #include "store.h"
 
@@ -198,14 +200,8 @@ OgConfigFail(const OgConfigParse *p, int line, const char *detail,
 static const char *
 OgConfigShow(const char *s)
 {
-	int			len = strlen(s);
-	int			clip;
-
-	if (len <= OG_CONFIG_SHOW_BYTES)
-		return s;
 	/* libyaml accepts UTF-8 only: cut at a character boundary */
-	clip = pg_encoding_mbcliplen(PG_UTF8, s, len, OG_CONFIG_SHOW_BYTES);
-	return psprintf("%.*s...", clip, s);
+	return OgEchoCut(s, OG_CONFIG_SHOW_BYTES, PG_UTF8);
 }
 
 /* "a, b and c" */
@@ -692,6 +688,18 @@ OgConfigModelName(OgConfigParse *p, const OgYamlNode *v, const char *name)
 					 NULL, "invalid model name \"%s\"", OgConfigShow(name));
 }
 
+/* A "." or ".." segment in a registered model's name or an alias? */
+static bool
+OgConfigRefHasDots(const char *s)
+{
+	char	   *copy = pstrdup(s);
+	char	   *at;
+
+	while ((at = strchr(copy, '@')) != NULL)
+		*at = '/';
+	return OgPathHasDotSegment(copy);
+}
+
 /* One of the forms og_load_model takes; it checks the rest when loading. */
 static bool
 OgConfigRefValid(const char *ref)
@@ -701,13 +709,13 @@ OgConfigRefValid(const char *ref)
 	if (strcmp(ref, "latest") == 0)
 		return true;
 	if (ref[0] == '@')
-		return ref[1] != '\0';
+		return ref[1] != '\0' && !OgConfigRefHasDots(ref + 1);
 	if (strncmp(ref, "models:/", 8) == 0)
-		return ref[8] != '\0';
+		return ref[8] != '\0' && !OgConfigRefHasDots(ref + 8);
 	if (strncmp(ref, "runs:/", 6) == 0)
-		return ref[6] != '\0';
+		return ref[6] != '\0' && !OgPathHasDotSegment(ref + 6);
 	if (strncmp(ref, "file:///", 8) == 0)
-		return true;
+		return !OgPathHasDotSegment(ref + 7);
 	for (c = ref; *c; c++)
 		if (!isdigit((unsigned char) *c))
 			return false;
@@ -833,18 +841,21 @@ OgConfigReadFile(const char *path, const char *file, Size *len)
 	/* O_NONBLOCK: a FIFO in place of the file must not hang the process */
 	fd = OpenTransientFile(file, O_RDONLY | O_NONBLOCK | PG_BINARY);
 	if (fd < 0)
+	{
+		save_errno = errno;
 		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open og_model profile \"%s\": %m", path),
+				(OgErrcodeForFile(save_errno),
+				 errmsg("could not open og_model profile \"%s\": %m", OgEcho(path)),
 				 detail ? errdetail_internal("%s", detail) : 0));
+	}
 	if (fstat(fd, &st) != 0)
 	{
 		save_errno = errno;
 		CloseTransientFile(fd);
 		errno = save_errno;
 		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read og_model profile \"%s\": %m", path)));
+				(OgErrcodeForFile(save_errno),
+				 errmsg("could not read og_model profile \"%s\": %m", OgEcho(path))));
 	}
 	if (!S_ISREG(st.st_mode))
 	{
@@ -852,7 +863,7 @@ OgConfigReadFile(const char *path, const char *file, Size *len)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("could not read og_model profile \"%s\": not a regular file",
-						path),
+						OgEcho(path)),
 				 detail ? errdetail_internal("%s", detail) : 0));
 	}
 	if (st.st_size > OG_CONFIG_MAX_BYTES)
@@ -880,8 +891,8 @@ OgConfigReadFile(const char *path, const char *file, Size *len)
 			CloseTransientFile(fd);
 			errno = save_errno;
 			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not read og_model profile \"%s\": %m", path)));
+					(OgErrcodeForFile(save_errno),
+					 errmsg("could not read og_model profile \"%s\": %m", OgEcho(path))));
 		}
 		if (r == 0)
 			break;
@@ -944,6 +955,14 @@ OgConfigRead(const char *path, int elevel_unknown)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the path of an og_model profile must not be empty")));
+	/* every message names the file: it is no longer than a path can be */
+	if (strlen(path) >= MAXPGPATH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not open og_model profile \"%s\": the path is too long",
+						OgEcho(path)),
+				 errdetail("The path has %zu bytes; a path has fewer than %d.",
+						   strlen(path), MAXPGPATH)));
 
 	/*
 	 * Everything is read in a child context; only the result is copied out.
@@ -1019,7 +1038,7 @@ OgConfigCheckAccess(const char *path)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to check og_model profile \"%s\"", path),
+			 errmsg("permission denied to check og_model profile \"%s\"", OgEcho(path)),
 			 errdetail("Only roles with privileges of the \"pg_read_server_files\" role may check a file other than the one og_model.config_file names.")));
 }
 

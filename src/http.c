@@ -34,6 +34,7 @@
 #include "postmaster/interrupt.h"
 #include "utils/guc.h"
 
+#include "errors.h"
 #include "http.h"
 
 int			og_http_timeout_ms = 30000;
@@ -416,7 +417,43 @@ OgRedactUrl(const char *url)
 		host = at + 1;
 	appendBinaryStringInfo(&s, host, path - host);
 	appendBinaryStringInfo(&s, path, strcspn(path, "?#"));
-	return s.data;
+	return (char *) OgEcho(s.data);
+}
+
+/*
+ * Does the path have a "." or ".." segment, also written with %2E escapes?
+ * Such a URL names another resource than it reads as (libcurl and servers
+ * collapse dot segments: runs:/id/../../x leaves the run's artifacts), so
+ * every path that a URL is built from is refused when it has one.
+ */
+bool
+OgPathHasDotSegment(const char *path)
+{
+	const char *p = path;
+
+	for (;;)
+	{
+		size_t		n = strcspn(p, "/");
+		size_t		i = 0;
+		int			dots = 0;
+
+		while (i < n)
+		{
+			if (p[i] == '.')
+				i++;
+			else if (i + 3 <= n && p[i] == '%' && p[i + 1] == '2' &&
+					 (p[i + 2] == 'e' || p[i + 2] == 'E'))
+				i += 3;
+			else
+				break;
+			dots++;
+		}
+		if (n > 0 && i == n && dots <= 2)
+			return true;
+		if (p[n] == '\0')
+			return false;
+		p += n + 1;
+	}
 }
 
 /* Percent-encode a query or path component. */

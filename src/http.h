@@ -51,5 +51,6 @@ extern void OgHttpSend(const char *method, const char *url,
 					   OgHttpResponse *resp);
 extern char *OgRedactUrl(const char *url);
 extern char *OgUrlEscape(const char *s);
+extern bool OgPathHasDotSegment(const char *path);
 
 #endif							/* OG_HTTP_H */

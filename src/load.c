@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "formats/formats.h"
+#include "errors.h"
 #include "http.h"
 #include "json.h"
 #include "load.h"
@@ -50,6 +51,8 @@ PG_FUNCTION_INFO_V1(og_models);
 PG_FUNCTION_INFO_V1(og_memory);
 
 #define OG_MODELS_COLS	18
+/* Longest reference og_load_model() takes (a file:// path is shorter still). */
+#define OG_MAX_REF_BYTES	4096
 
 static int	og_max_artifact_bytes = 64 * 1024 * 1024;
 
@@ -82,7 +85,7 @@ OgCheckModelName(const char *name)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid model name \"%s\"", name),
+				 errmsg("invalid model name \"%s\"", OgEcho(name)),
 				 errdetail("Model names are 1 to %d bytes of letters, digits, \"_\", \".\" and \"-\".",
 						   OG_MAX_NAME_LEN)));
 }
@@ -102,23 +105,24 @@ OgReadFile(const char *model, const char *path, Size max,
 
 	/* O_NONBLOCK: a FIFO put in place of the file must not hang the backend */
 	fd = OpenTransientFile(path, O_RDONLY | O_NONBLOCK | PG_BINARY);
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st) != 0)
+	{
+		int			err = errno;
+
 		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
-	if (fstat(fd, &st) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
+				(OgErrcodeForFile(err),
+				 errmsg("could not read \"%s\" for model \"%s\": %m",
+						OgEcho(path), model)));
+	}
 	if (!S_ISREG(st.st_mode))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("could not read \"%s\" for model \"%s\": not a regular file",
-						path, model)));
+						OgEcho(path), model)));
 	if ((Size) st.st_size > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("file \"%s\" of model \"%s\" is too large", path, model),
+				 errmsg("file \"%s\" of model \"%s\" is too large", OgEcho(path), model),
 				 errdetail("The file has %lld bytes; the limit is %zu bytes.",
 						   (long long) st.st_size, max),
 				 limit_name ? errhint("Raise %s to load larger models.", limit_name) : 0));
@@ -142,11 +146,14 @@ OgReadFile(const char *model, const char *path, Size max,
 		r = read(fd, buf + got, (Size) st.st_size - got);
 		if (r < 0)
 		{
-			if (errno == EINTR)
+			int			err = errno;
+
+			if (err == EINTR)
 				continue;
 			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not read \"%s\" for model \"%s\": %m", path, model)));
+					(OgErrcodeForFile(err),
+					 errmsg("could not read \"%s\" for model \"%s\": %m",
+							OgEcho(path), model)));
 		}
 		if (r == 0)
 			break;
@@ -157,7 +164,7 @@ OgReadFile(const char *model, const char *path, Size max,
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("file \"%s\" of model \"%s\" changed while it was read",
-						path, model)));
+						OgEcho(path), model)));
 	buf[got] = '\0';
 	*len = got;
 	return buf;
@@ -212,7 +219,7 @@ OgUriDecode(const char *model, const char *ref, const char *s)
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid reference \"%s\" for model \"%s\"", ref, model),
+						 errmsg("invalid reference \"%s\" for model \"%s\"", OgEcho(ref), model),
 						 errdetail("The URI has an invalid percent escape.")));
 			*o++ = (char) (hi * 16 + lo);
 			s += 3;
@@ -224,29 +231,26 @@ OgUriDecode(const char *model, const char *ref, const char *s)
 	return out;
 }
 
-/* A file named by a flavor must stay inside the model directory. */
+/*
+ * A file named by a flavor must stay inside the model directory: a relative
+ * path without "." or ".." segments (escaped or not: the name also goes
+ * into URLs), of a length a path can have.
+ */
 static void
 OgCheckRelativePath(const char *model, const char *file)
 {
-	const char *p = file;
-	bool		bad = file[0] == '\0' || file[0] == '/';
-
-	while (!bad && *p)
-	{
-		const char *slash = strchr(p, '/');
-		size_t		n = slash ? (size_t) (slash - p) : strlen(p);
-
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			bad = true;
-		p += n;
-		if (*p == '/')
-			p++;
-	}
-	if (bad)
+	if (file[0] == '\0' || file[0] == '/' || OgPathHasDotSegment(file))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("MLmodel file of model \"%s\" names file \"%s\" outside the model directory",
-						model, file)));
+						model, OgEcho(file)),
+				 errdetail("A flavor's file is a relative path inside the model directory, without \".\" or \"..\" segments.")));
+	if (strlen(file) >= MAXPGPATH)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("MLmodel file of model \"%s\" names file \"%s\" whose name is too long",
+						model, OgEcho(file)),
+				 errdetail("File names are shorter than %d bytes.", MAXPGPATH)));
 }
 
 static const char *
@@ -401,7 +405,7 @@ OgResolveRef(OgSource *src)
 	if (strncmp(ref, "file://", 7) != 0 || ref[7] != '/')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid reference \"%s\" for model \"%s\"", ref, model),
+				 errmsg("invalid reference \"%s\" for model \"%s\"", OgEcho(ref), model),
 				 errdetail("A file URI names an absolute path on the database server: file:///path/to/model.")));
 	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
 		ereport(ERROR,
@@ -414,8 +418,16 @@ OgResolveRef(OgSource *src)
 		dir[--n] = '\0';
 	if (n >= MAXPGPATH - 64)
 		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("reference \"%s\" of model \"%s\" is too long", ref, model)));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid reference \"%s\" for model \"%s\"", OgEcho(ref), model),
+				 errdetail("The path has %zu bytes; a model directory's path has fewer than %d.",
+						   n, MAXPGPATH - 64)));
+	if (OgPathHasDotSegment(dir))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid reference \"%s\" for model \"%s\"", OgEcho(ref), model),
+				 errdetail("The path has a \".\" or \"..\" segment."),
+				 errhint("Name the model directory by its path without \".\" and \"..\".")));
 	src->priv = dir;
 	src->read = OgFileRead;
 	src->uri = psprintf("file://%s", dir);
@@ -660,6 +672,12 @@ OgLoadModel(const char *name, const char *ref)
 
 	OgStoreCheckAvailable();
 	OgCheckModelName(name);
+	if (strlen(ref) > OG_MAX_REF_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid reference \"%s\" for model \"%s\"", OgEcho(ref), name),
+				 errdetail("The reference has %zu bytes; the limit is %d.",
+						   strlen(ref), OG_MAX_REF_BYTES)));
 	INSTR_TIME_SET_CURRENT(start);
 	memset(&src, 0, sizeof(src));
 	src.model = name;

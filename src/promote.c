@@ -26,6 +26,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "errors.h"
 #include "load.h"
 #include "metrics.h"
 #include "source.h"
@@ -118,11 +119,11 @@ og_promote(PG_FUNCTION_ARGS)
 	if (!OgIsVersionNumber(version))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot promote model \"%s\": \"%s\" is not a version number", model, version)));
+				 errmsg("cannot promote model \"%s\": \"%s\" is not a version number", model, OgEcho(version))));
 	if (alias[0] == '\0' || alias[0] == '@')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot promote model \"%s\": invalid alias \"%s\"", model, alias),
+				 errmsg("cannot promote model \"%s\": invalid alias \"%s\"", model, OgEcho(alias)),
 				 errhint("Name the alias without '@', e.g. 'champion'.")));
 	if (!isfinite(min_gain) || min_gain < 0)
 		ereport(ERROR,
@@ -132,7 +133,7 @@ og_promote(PG_FUNCTION_ARGS)
 	if (metric && !OgMetricKnown(metric, &higher))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot promote model \"%s\": unknown metric \"%s\"", model, metric),
+				 errmsg("cannot promote model \"%s\": unknown metric \"%s\"", model, OgEcho(metric)),
 				 errhint("og_evaluate's metrics: rmse, mae, r2 (regression); accuracy, precision, recall, roc_auc, log_loss (classifiers).")));
 
 	SPI_connect();
@@ -172,7 +173,7 @@ og_promote(PG_FUNCTION_ARGS)
 
 		if (!OgLatestEvaluation(model, previous, &metric, &prev_value))
 			OgNotEvaluated(model, previous, metric,
-						   psprintf("holder of alias \"%s\"", alias));
+						   psprintf("holder of alias \"%s\"", OgEcho(alias)));
 		gain = higher ? cand_value - prev_value : prev_value - cand_value;
 		promoted = gain > min_gain;
 		reason = psprintf("%s %.6g against %.6g (%s is better): gain %.6g is %s min_gain %.6g",

@@ -40,6 +40,7 @@
 #include "utils/timestamp.h"
 
 #include "config.h"
+#include "errors.h"
 #include "http.h"
 #include "json.h"
 #include "load.h"
@@ -249,6 +250,8 @@ OgRemoteHttpError(OgRemote *r, const OgHttpResponse *resp, const char *url,
 	}
 	if (message == NULL)
 		message = OgBodyExcerpt(resp);
+	else
+		message = (char *) OgEcho(message);
 	detail = psprintf("MLflow server %s answered %s %s with HTTP %ld%s%s: %s",
 					  r->server, r->method ? r->method : "GET", where, resp->status,
 					  error_code ? " " : "", error_code ? error_code : "", message);
@@ -304,16 +307,27 @@ OgCredentialsFromFile(OgRemote *r, const char *path)
 	char	   *line;
 	char	   *save = NULL;
 
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	/* O_NONBLOCK: a FIFO in place of the file must not hang the backend */
+	fd = OpenTransientFile(path, O_RDONLY | O_NONBLOCK | PG_BINARY);
 	if (fd < 0)
+	{
+		int			err = errno;
+
 		ereport(ERROR,
-				(errcode_for_file_access(),
+				(OgErrcodeForFile(err),
 				 errmsg("could not open credentials file \"%s\" for model \"%s\": %m",
-						path, r->src->model)));
+						OgEcho(path), r->src->model)));
+	}
 	if (fstat(fd, &st) != 0)
+	{
+		int			err = errno;
+
+		CloseTransientFile(fd);
+		errno = err;
 		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat credentials file \"%s\": %m", path)));
+				(OgErrcodeForFile(err),
+				 errmsg("could not stat credentials file \"%s\": %m", OgEcho(path))));
+	}
 	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 		(st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 	{
@@ -321,7 +335,7 @@ OgCredentialsFromFile(OgRemote *r, const char *path)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("credentials file \"%s\" is not private to the database server's user",
-						path),
+						OgEcho(path)),
 				 errdetail("The file must be a regular file owned by the server's user with mode 0600 (it has mode %04o).",
 						   (unsigned) (st.st_mode & 07777)),
 				 errhint("chown the file to the server's user and chmod 0600 it.")));
@@ -331,15 +345,21 @@ OgCredentialsFromFile(OgRemote *r, const char *path)
 		CloseTransientFile(fd);
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("credentials file \"%s\" is too large", path)));
+				 errmsg("credentials file \"%s\" is too large", OgEcho(path))));
 	}
 	buf = palloc0(st.st_size + 1);
 	n = read(fd, buf, st.st_size);
-	CloseTransientFile(fd);
 	if (n < 0)
+	{
+		int			err = errno;
+
+		CloseTransientFile(fd);
+		errno = err;
 		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read credentials file \"%s\": %m", path)));
+				(OgErrcodeForFile(err),
+				 errmsg("could not read credentials file \"%s\": %m", OgEcho(path))));
+	}
+	CloseTransientFile(fd);
 	buf[n] = '\0';
 
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
@@ -370,7 +390,7 @@ OgCredentialsFromFile(OgRemote *r, const char *path)
 	if (r->cred.token == NULL && r->cred.username == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("credentials file \"%s\" has no credentials", path),
+				 errmsg("credentials file \"%s\" has no credentials", OgEcho(path)),
 				 errdetail("Expected mlflow_tracking_token, or mlflow_tracking_username and mlflow_tracking_password.")));
 }
 
@@ -587,7 +607,7 @@ OgRemoteUseVersion(OgRemote *r, const cJSON *mv)
 	if (status && strcmp(status, "READY") != 0)
 		OgRemoteFail(r, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 					 psprintf("version %s of registered model \"%s\" is %s, not READY",
-							  r->version, r->registry_name, status),
+							  OgEcho(r->version), OgEcho(r->registry_name), OgEcho(status)),
 					 psprintf("MLflow server %s.", r->server),
 					 "Load it when MLflow has finished registering it.");
 	if (OgJsonField(r, mv, "source", false))
@@ -625,7 +645,7 @@ OgRemoteResolveVersion(OgRemote *r, const char *version)
 					   psprintf("/api/2.0/mlflow/model-versions/get?name=%s&version=%s",
 								OgUrlEscape(r->registry_name), OgUrlEscape(version)),
 					   psprintf("version %s of registered model \"%s\" does not exist",
-								version, r->registry_name),
+								OgEcho(version), OgEcho(r->registry_name)),
 					   false);
 }
 
@@ -636,7 +656,7 @@ OgRemoteResolveAlias(OgRemote *r, const char *alias)
 					   psprintf("/api/2.0/mlflow/registered-models/alias?name=%s&alias=%s",
 								OgUrlEscape(r->registry_name), OgUrlEscape(alias)),
 					   psprintf("alias \"%s\" of registered model \"%s\" does not exist",
-								alias, r->registry_name),
+								OgEcho(alias), OgEcho(r->registry_name)),
 					   true);
 }
 
@@ -662,7 +682,7 @@ OgRemoteResolveLatest(OgRemote *r)
 		json = OgRemoteJson(r,
 							psprintf("/api/2.0/mlflow/registered-models/get?name=%s",
 									 OgUrlEscape(r->registry_name)),
-							psprintf("registered model \"%s\" does not exist", r->registry_name),
+							psprintf("registered model \"%s\" does not exist", OgEcho(r->registry_name)),
 							false);
 	}
 	PG_FINALLY();
@@ -686,7 +706,7 @@ OgRemoteResolveLatest(OgRemote *r)
 								psprintf("/api/2.0/mlflow/model-versions/search?filter=%s&max_results=200%s%s",
 										 name_q, page_token ? "&page_token=" : "",
 										 page_token ? OgUrlEscape(page_token) : ""),
-								psprintf("registered model \"%s\" does not exist", r->registry_name),
+								psprintf("registered model \"%s\" does not exist", OgEcho(r->registry_name)),
 								false);
 			versions = cJSON_GetObjectItemCaseSensitive(json, "model_versions");
 			cJSON_ArrayForEach(mv, versions)
@@ -715,7 +735,7 @@ OgRemoteResolveLatest(OgRemote *r)
 
 	if (best < 0)
 		OgRemoteFail(r, seen ? ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE : ERRCODE_UNDEFINED_OBJECT,
-					 psprintf("registered model \"%s\" has no READY version", r->registry_name),
+					 psprintf("registered model \"%s\" has no READY version", OgEcho(r->registry_name)),
 					 psprintf("MLflow server %s lists %d versions.", r->server, seen), NULL);
 	OgRemoteResolveVersion(r, psprintf(INT64_FORMAT, best));
 }
@@ -764,6 +784,22 @@ static void
 OgRemoteFindArtifactRoot(OgRemote *r, const char *location)
 {
 	const char *proxied = OgProxiedPath(location);
+	const char *path = proxied;
+
+	/* the path of an http(s) location, without its query */
+	if (path == NULL && strstr(location, "://") != NULL)
+	{
+		const char *host = strstr(location, "://") + 3;
+
+		path = pnstrdup(host + strcspn(host, "/?#"),
+						strcspn(host + strcspn(host, "/?#"), "?#"));
+	}
+	if (path && OgPathHasDotSegment(path))
+		OgRemoteFail(r, ERRCODE_PROTOCOL_VIOLATION,
+					 psprintf("MLflow server %s named the artifact location %s, which has a \".\" or \"..\" path segment",
+							  r->server, OgRedactUrl(location)),
+					 NULL,
+					 "Check the model version's source or the run's artifact location in MLflow.");
 
 	if (proxied != NULL)
 		r->artifact_root = psprintf("%s/api/2.0/mlflow-artifacts/artifacts/%s",
@@ -789,7 +825,7 @@ OgRemoteUseDownloadUri(OgRemote *r)
 							psprintf("/api/2.0/mlflow/model-versions/get-download-uri?name=%s&version=%s",
 									 OgUrlEscape(r->registry_name), OgUrlEscape(r->version)),
 							psprintf("version %s of registered model \"%s\" does not exist",
-									 r->version, r->registry_name),
+									 OgEcho(r->version), OgEcho(r->registry_name)),
 							false);
 		OgRemoteFindArtifactRoot(r, OgJsonField(r, json, "artifact_uri", true));
 	}
@@ -827,8 +863,8 @@ OgRemoteMissing(OgRemote *r, const char *relpath)
 {
 	if (r->registry_name)
 		return psprintf("file \"%s\" of version %s of registered model \"%s\" does not exist",
-						relpath, r->version, r->registry_name);
-	return psprintf("file \"%s\" of the run's model does not exist", relpath);
+						OgEcho(relpath), OgEcho(r->version), OgEcho(r->registry_name));
+	return psprintf("file \"%s\" of the run's model does not exist", OgEcho(relpath));
 }
 
 /* OgSourceRead for MLflow sources. */
@@ -880,7 +916,7 @@ OgRemoteResolveRun(OgRemote *r, const char *run_id, const char *path)
 
 		json = OgRemoteJson(r,
 							psprintf("/api/2.0/mlflow/runs/get?run_id=%s", OgUrlEscape(run_id)),
-							psprintf("run \"%s\" does not exist", run_id),
+							psprintf("run \"%s\" does not exist", OgEcho(run_id)),
 							false);
 		run = cJSON_GetObjectItemCaseSensitive(json, "run");
 		info = cJSON_GetObjectItemCaseSensitive(run, "info");
@@ -902,7 +938,7 @@ OgBadRef(OgRemote *r, const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid reference \"%s\" for model \"%s\"", r->src->ref, r->src->model),
+			 errmsg("invalid reference \"%s\" for model \"%s\"", OgEcho(r->src->ref), r->src->model),
 			 errdetail("%s", why),
 			 errhint("Use a version ('7'), an alias ('@champion'), 'latest', 'models:/name/7', 'models:/name@alias', 'runs:/<run_id>/<path>' or 'file:///path'.")));
 }
@@ -954,7 +990,7 @@ OgRegistryResolve(OgSource *src)
 	bool		latest = false;
 
 	r->src = src;
-	r->action = psprintf("cannot load model \"%s\" from \"%s\"", src->model, ref);
+	r->action = psprintf("cannot load model \"%s\" from \"%s\"", src->model, OgEcho(ref));
 	src->priv = r;
 	src->read = OgRemoteRead;
 
@@ -1015,6 +1051,11 @@ OgRegistryResolve(OgSource *src)
 		OgBadRef(r, "The alias is empty.");
 	if (version && !OgIsVersionNumber(version))
 		OgBadRef(r, "A version is a number.");
+	/* names and paths go into URLs: no segment may lead elsewhere */
+	if ((r->registry_name && OgPathHasDotSegment(r->registry_name)) ||
+		(alias && OgPathHasDotSegment(alias)) ||
+		(r->registry_name == NULL && OgPathHasDotSegment(ref + 6)))
+		OgBadRef(r, "The reference has a \".\" or \"..\" path segment.");
 
 	OgRemoteConnect(r);
 

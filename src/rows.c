@@ -28,6 +28,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "errors.h"
 #include "rows.h"
 
 #define OG_ROWS_BATCH			10000
@@ -166,7 +167,7 @@ OgRowReaderOpen(OgRowReader *rr, const char *model, const OgBlobHeader *m,
 		}
 	}
 	if (label && rr->label_col == 0)
-		OgBadQuery(model, psprintf("has no label column \"%s\"", label),
+		OgBadQuery(model, psprintf("has no label column \"%s\"", OgEcho(label)),
 				   "Name the column holding the true values \"label\", or pass its name as the label argument.");
 	if (others == 0)
 		OgBadQuery(model, "has no feature columns",

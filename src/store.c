@@ -74,6 +74,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "errors.h"
 #include "store.h"
 #include "worker.h"
 
@@ -608,7 +609,7 @@ OgStoreLookup(OgModelHandle *h, const char *name, int name_len)
 	if (name_len > OG_MAX_NAME_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%.*s\" is not loaded", name_len, name),
+				 errmsg("model \"%s\" is not loaded", OgEcho(pnstrdup(name, name_len))),
 				 errdetail("Model names are at most %d bytes long.",
 						   OG_MAX_NAME_LEN)));
 	memcpy(h->name, name, name_len);

@@ -40,6 +40,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "errors.h"
 #include "eval.h"
 #include "fit.h"
 #include "load.h"
@@ -136,7 +137,7 @@ OgTrainParamsParse(const char *model, const char *algorithm, const char *json,
 	else if (strcmp(algorithm, "logistic") == 0)
 		p->algorithm = OG_ALGO_LOGISTIC;
 	else
-		OgBadParam(model, psprintf("unknown algorithm \"%s\"", algorithm),
+		OgBadParam(model, psprintf("unknown algorithm \"%s\"", OgEcho(algorithm)),
 				   "og_train fits 'linear' (least squares, ridge with params {\"alpha\": a}) or 'logistic' (binary, L2 with params {\"C\": c}).");
 	p->alpha = 0;
 	p->C = 1.0;
@@ -172,7 +173,7 @@ OgTrainParamsParse(const char *model, const char *algorithm, const char *json,
 				p->description = OgParamString(model, item);
 			else
 				OgBadParam(model,
-						   psprintf("unknown parameter \"%s\" for algorithm \"%s\"", k, algorithm),
+						   psprintf("unknown parameter \"%s\" for algorithm \"%s\"", OgEcho(k), algorithm),
 						   p->algorithm == OG_ALGO_LINEAR ?
 						   "Parameters of 'linear': alpha, bins, experiment, description." :
 						   "Parameters of 'logistic': C (null: no penalty), max_iter, tol, bins, experiment, description.");

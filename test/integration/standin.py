@@ -2,8 +2,8 @@
 
 Used only in addition to the tests against real MLflow servers: stalled
 connections, truncated and oversized bodies, invalid JSON, 5xx answers, a
-server without the /model-versions/get-artifact route, and Bearer tokens
-(MLflow's basic-auth app has no tokens).  Each path prefix picks a behaviour;
+server without the /model-versions/get-artifact route, artifact locations with
+"." and ".." segments, and Bearer tokens (MLflow's basic-auth app has no tokens).  Each path prefix picks a behaviour;
 the rest of the path is the MLflow route the extension asked for.
 """
 
@@ -144,14 +144,23 @@ class _Handler(BaseHTTPRequestHandler):
                 "source": "mlflow-artifacts:/0/0123456789abcdef0123456789abcdef/artifacts/model",
             }
             self._send(200, json.dumps({"model_version": version}).encode())
-        elif route == "/model-versions/get-artifact" and behaviour not in ("mlflow_no_route", "mlflow_elsewhere"):
+        elif route == "/model-versions/get-artifact" and behaviour not in (
+                "mlflow_no_route", "mlflow_elsewhere", "mlflow_dotdot", "mlflow_dotdot_http"):
             self._file(query.get("path", ""))
         elif route == "/api/2.0/mlflow/model-versions/get-download-uri":
             if behaviour == "mlflow_elsewhere":  # another origin, as an object store would be
                 location = f"http://localhost:{self.standin.port}/mlflow_elsewhere/files"
+            elif behaviour == "mlflow_dotdot":  # a location that leaves its run's artifacts
+                location = "mlflow-artifacts:/0/run/artifacts/model/../../../other/artifacts/model"
+            elif behaviour == "mlflow_dotdot_http":
+                location = f"http://127.0.0.1:{self.standin.port}/mlflow_dotdot_http/files/%2E%2E/secret"
             else:
                 location = "mlflow-artifacts:/0/run/artifacts/model"
             self._send(200, json.dumps({"artifact_uri": location}).encode())
+        elif route == "/api/2.0/mlflow/runs/get" and behaviour == "mlflow_dotdot":
+            info = {"run_id": query.get("run_id"),
+                    "artifact_uri": "mlflow-artifacts:/0/abc/artifacts/./../../secret"}
+            self._send(200, json.dumps({"run": {"info": info}}).encode())
         elif route.startswith("/api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/model/"):
             self._file(route.rsplit("/", 1)[1])
         elif route.startswith("/files/") and behaviour == "mlflow_elsewhere":

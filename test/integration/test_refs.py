@@ -118,3 +118,49 @@ def test_og_model_admin_loads_from_mlflow_without_file_privileges(conn, mlflow_s
             assert predict(admin, "refs", X) == SWAP_A
     finally:
         conn.execute("DROP ROLE IF EXISTS og_refs_admin")
+
+
+def test_dot_segments_in_runs_uri_are_refused(conn, mlflow_server, registry):
+    """runs:/<v2's run>/../../<v1's run>/artifacts/model would fetch v1's files (libcurl and
+    the server collapse dot segments) and record v2's run: refused, plain or escaped."""
+    from conftest import load_error
+
+    load(conn, "refs_run", "models:/refs/1")
+    run1, run2 = registry["1"], registry["2"]
+    for path in (f"../../{run1}/artifacts/model", f"%2e%2e/%2E%2E/{run1}/artifacts/model",
+                 "./model", "model/.%2e/model"):
+        ref = f"runs:/{run2}/{path}"
+        state, message, detail, _ = load_error(conn, "refs_run", ref)
+        assert (state, message) == ("22023", f'invalid reference "{ref}" for model "refs_run"'), (state, message)
+        assert detail == 'The reference has a "." or ".." path segment.'
+    row = model_row(conn, "refs_run")
+    assert (row["version"], row["run_id"]) == ("1", run1), "a refused load changed the model"
+    assert predict(conn, "refs_run", X) == LINEAR3
+
+
+def test_dot_segments_are_refused_before_any_request(db, standin):
+    from conftest import load_error
+
+    set_config(db, "og_model.tracking_uri", standin.url("mlflow"))
+    before = len(standin.requests)
+    for ref in ("runs:/abc/../x/model", "models:/../7", "models:/m@%2e%2e", "@.."):
+        assert load_error(db, "refs_dots", ref)[0] == "22023", ref
+    assert len(standin.requests) == before, standin.requests[before:]
+
+
+@pytest.mark.parametrize("behaviour,ref", [("mlflow_dotdot", "7"), ("mlflow_dotdot_http", "7"),
+                                           ("mlflow_dotdot", "runs:/abc/model")])
+def test_dot_segments_in_locations_from_mlflow_are_refused(db, standin, behaviour, ref):
+    """A download location or a run's artifact location with dot segments, as a server
+    could answer: refused (08P01) before the files are asked for."""
+    from conftest import load_error
+
+    set_config(db, "og_model.tracking_uri", standin.url(behaviour))
+    before = len(standin.requests)
+    state, message, _, hint = load_error(db, "refs_dots", ref)
+    assert state == "08P01", (state, message)
+    assert message.startswith(f'cannot load model "refs_dots" from "{ref}": MLflow server {standin.url(behaviour)} '
+                              "named the artifact location "), message
+    assert message.endswith('which has a "." or ".." path segment'), message
+    asked = [path for path, _ in standin.requests[before:]]
+    assert not any("artifacts/" in p.split("?")[0] or "/files/" in p for p in asked), asked

@@ -45,7 +45,7 @@ SELECT is(pg_temp.load_err('pyfunc_only'),
 
 -- files
 SELECT is(pg_temp.load_err('path_escape'),
-	'22000 | MLmodel file of model "m" names file "../linear3/model.json" outside the model directory |  | ',
+	'22000 | MLmodel file of model "m" names file "../linear3/model.json" outside the model directory | A flavor''s file is a relative path inside the model directory, without "." or ".." segments. | ',
 	'model files outside the directory are refused');
 SELECT is(pg_temp.load_err('missing_model_file'),
 	'58P01 | could not read "' || current_setting('og_test.fixtures') || '/models/missing_model_file/model.json" for model "m": No such file or directory |  | ',

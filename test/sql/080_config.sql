@@ -160,7 +160,7 @@ SELECT is(pg_temp.field('refresh_interval: 1e3', 'refresh_interval_ms'),
 				'Units are ms, s, min, h and d; a number without a unit is in seconds.'),
 	'no exponents');
 SELECT is(pg_temp.field('refresh_interval: ' || repeat('x', 100), 'refresh_interval_ms'),
-	pg_temp.bad('field.yml', 1, format('refresh_interval must be a duration such as "90s" or "10min", not "%s..."',
+	pg_temp.bad('field.yml', 1, format('refresh_interval must be a duration such as "90s" or "10min", not "%s...(100 bytes, cut)"',
 									   repeat('x', 64)),
 				'Units are ms, s, min, h and d; a number without a unit is in seconds.'),
 	'a long value is shown cut to 64 bytes');
