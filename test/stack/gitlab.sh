@@ -16,10 +16,10 @@
 #     pgTAP suite without recursing into this phase or touching port 54329
 #   - afterwards the cluster is stopped and git sees no new file
 #
-# gitlab-ci-local is the npm package under .og/npm/gitlab-ci-local (./setup.sh
-# installs it); its state (job logs, artifacts, rsync'd tree) goes to
-# .og/gitlab-ci-local/.  A missing tool is a failure.  Runs from the checkout
-# root.  Environment: OG_GITLAB_JOB_TIMEOUT (seconds for the job, default
+# gitlab-ci-local is the npm package under .og/npm/gitlab-ci-local, run by the
+# Node.js of .og/node-venv (./setup.sh installs both); its state (job logs,
+# artifacts, rsync'd tree) goes to .og/gitlab-ci-local/.  A missing tool is a
+# failure.  Runs from the checkout root.  Environment: OG_GITLAB_JOB_TIMEOUT (seconds for the job, default
 # 1200), OG_GITLAB_CI_LOCAL (the gitlab-ci-local executable).
 
 set -uo pipefail
@@ -29,6 +29,10 @@ cd "$ROOT" || exit 1
 # shellcheck source=test/lib/tap.sh
 source "$ROOT/test/lib/tap.sh"
 
+# The Node.js ./setup.sh installs (.og/node-venv, linked in .og/node/bin):
+# first on PATH, so that gitlab-ci-local's "#!/usr/bin/env node" and the
+# checks below run on it, whatever node the machine has.
+PATH="$ROOT/.og/node/bin:$PATH"
 NPM_DIR="$ROOT/.og/npm/gitlab-ci-local"
 GCL="${OG_GITLAB_CI_LOCAL:-$NPM_DIR/node_modules/.bin/gitlab-ci-local}"
 STATE=.og/gitlab-ci-local # relative to the checkout, as gitlab-ci-local wants
@@ -114,7 +118,7 @@ case "stages": {
 }
 case "images":
     for (const n of ["lint", "build", "test"])
-        need(/^(debian|node):[0-9a-z.-]*bookworm/.test(img(job(n).image)), `${n} runs in ${img(job(n).image)}, not Debian bookworm`);
+        need(/^debian:bookworm(-slim)?$/.test(img(job(n).image)), `${n} runs in ${img(job(n).image)}, not plain Debian bookworm`);
     break;
 case "test": {
     const t = job("test");
@@ -168,7 +172,7 @@ run_check() {
 }
 
 run_check stages "stages lint, build, test, package, deploy in order, one job each"
-run_check images "lint, build and test run in Debian bookworm images"
+run_check images "lint, build and test run in plain Debian bookworm images (setup.sh installs the rest)"
 run_check test "test runs ./setup.sh test (whole suite: no OG_TEST_* in the file, no services) and keeps its logs"
 run_check package "package builds and pushes \$CI_REGISTRY_IMAGE:\$CI_COMMIT_SHORT_SHA (+ latest) with docker:dind"
 run_check deploy "deploy is manual, default branch only, environment production, pulls the image on \$DEPLOY_HOST"
