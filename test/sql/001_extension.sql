@@ -1,6 +1,6 @@
 -- The extension's objects, their properties and privileges.
 BEGIN;
-SELECT plan(24);
+SELECT plan(29);
 
 SELECT has_schema('og_model');
 SELECT has_view('og_model', 'models', 'view og_model.models exists');
@@ -66,6 +66,23 @@ SELECT is(
 	(SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	  WHERE n.nspname = 'og_model' AND c.relkind = 'v' AND obj_description(c.oid, 'pg_class') IS NULL),
 	0, 'every og_model view has a comment');
+
+-- an extension at 0.3.0 (before n_rounds) with this library: a clear error, then the upgrade
+DROP EXTENSION og_model;
+CREATE EXTENSION og_model VERSION '0.3.0';
+SELECT is(og_test.err('SELECT * FROM og_model.models'),
+	'55000 | og_model.models has 17 columns, this version of og_model fills 18 |  | Run ALTER EXTENSION og_model UPDATE in this database.',
+	'og_model.models of the 0.3.0 objects says to update');
+SELECT is(split_part(og_test.err($$SELECT og_load_model('t001', og_test.fx('linear3'))$$), ' | ', 2),
+	'og_model.models has 17 columns, this version of og_model fills 18', 'og_load_model too');
+ALTER EXTENSION og_model UPDATE;
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'og_model'), '0.4.0', 'the update reaches 0.4.0');
+SELECT is((SELECT row(n_trees, n_rounds)::text FROM og_load_model('t001', og_test.fx('xgb_small_json'))), '(4,4)',
+	'after the update a model loads, with its rounds');
+SELECT ok(has_function_privilege('og_model_admin', 'og_load_model(text,text)', 'EXECUTE')
+	AND NOT has_function_privilege('public', 'og_load_model(text,text)', 'EXECUTE'),
+	'the updated og_load_model keeps its privileges');
+SELECT og_unload_model('t001');
 
 SELECT * FROM finish();
 ROLLBACK;
