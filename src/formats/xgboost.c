@@ -314,7 +314,7 @@ OgXgbRounds(OgXgbContext *c, const OgDoc *learner, const OgDoc *model,
 	int			best;
 	int			r;
 
-	per_round = param ? OgXgbCount(c, param, "num_parallel_tree", 1, 1, OG_MAX_OUTPUTS) : 1;
+	per_round = param ? OgXgbCount(c, param, "num_parallel_tree", 1, 1, INT_MAX / n_outputs) : 1;
 	per_round *= n_outputs;
 	indptr = OgXgbNumbers(c, model, "iteration_indptr", -1, false, &n_indptr);
 	if (indptr != NULL)
