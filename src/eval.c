@@ -246,11 +246,11 @@ static inline bool
 OgScoresFinite(const OgBlobHeader *m, const double *v)
 {
 	uint32		k;
-	bool		ok = true;
 
 	for (k = 0; k < m->n_outputs; k++)
-		ok &= isfinite(v[k]);
-	return ok;
+		if (unlikely(!isfinite(v[k])))
+			return false;
+	return true;
 }
 
 /* The raw scores of a row; false when one is not finite. */
