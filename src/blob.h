@@ -16,12 +16,36 @@
  *	  strings (metadata, feature names), NUL-terminated
  *	  base_score[n_outputs]                  double
  *	  linear section: intercept[n_outputs], weights[n_outputs * n_features]
- *	  tree section:   OgTree[n_trees], OgNode[n_nodes], category bitsets
+ *	  tree section (trees.c builds it, eval.c walks it; why it is shaped so
+ *	  is said in eval.c's banner):
+ *		OgTreeInfo[n_trees]     root, output group and depth of each tree
+ *		OgTNode[n_nodes]        the walk: 8 bytes a node, leaves included
+ *		uint8[n_nodes]          default_left: where a missing value goes
+ *		OgVFeature[n_vfeatures] what each walk feature is read from
+ *		double[n_leaves]        leaf values (double-precision trees)
+ *		double[n_nodes]         thresholds (double-precision trees), read
+ *		                        only when a value ties a float threshold
+ *		OgNode[n_slow]          nodes the walk hands to the general code
+ *		                        (categorical splits, far children), and
+ *		                        their category bitsets and linear leaves
+ *		double[n_nodes]         cover, for explanations; never read when
+ *		                        scoring
  *
- * Trees: each OgTree names its root node and the output group (class) it
- * adds to.  Nodes of all trees share one array; child indices are absolute
- * positions in that array and always point forward (validated at load, so
- * the evaluator never loops).  A split sends x left when x < value
+ * Walk nodes: each tree is laid out breadth-first from its root, so the two
+ * children of a node are adjacent: node i goes to i + delta (left) or
+ * i + delta + 1 (right).  A leaf is a node with delta 0 that reads the
+ * walk's sentinel feature (always -Infinity, which is never above the
+ * node's value), so a walk that reached it stays there: every tree can be
+ * walked a fixed number of steps without looking for leaves.  An internal
+ * node goes right when its feature's value is above the node's value (a
+ * float32 threshold); a missing value (NaN) goes where default_left says.
+ * Precision and missing-value rules of each library are turned into this
+ * one rule when the model is compiled (trees.c): XGBoost's float(x) < t
+ * becomes x > nextafterf(t, -Inf); LightGBM's double x <= t compares the
+ * float roundings and, only when they are equal, the doubles.
+ *
+ * The rich OgNode below is what parsers give the builder; the blob keeps
+ * it only for slow nodes.  A split sends x left when x < value
  * (OG_NODE_LT, XGBoost) or x <= value (LightGBM); missing values follow
  * OG_NODE_DEFAULT_LEFT; categorical splits test membership of (int) x in a
  * bitset of cat_words 32-bit words starting at cat_offset.  A leaf has
@@ -76,9 +100,8 @@ typedef enum OgTransform
 #define OG_BLOB_SUM_FLOAT32		0x0002	/* accumulate in float4 (XGBoost) */
 #define OG_BLOB_PROBA_SIGMOID	0x0004	/* probabilities: sigmoid of the output
 										 * (binary:logitraw) */
-#define OG_BLOB_PLAIN_FLOAT32	0x0008	/* every split is a numeric float4
-										 * compare with NaN as missing: eval.c
-										 * takes its fast path */
+#define OG_BLOB_SLOW_NODES		0x0008	/* the walk has slow nodes */
+#define OG_BLOB_LINEAR_LEAVES	0x0010	/* leaves with linear terms */
 
 typedef struct OgBlobHeader
 {
@@ -114,26 +137,84 @@ typedef struct OgBlobHeader
 	OgOffset	weights;		/* linear: double[n_outputs][n_features] */
 	uint32		n_trees;		/* trees scored */
 	uint32		n_rounds;		/* boosting rounds they make up */
-	uint32		n_nodes;
-	OgOffset	trees;			/* OgTree[n_trees] */
-	OgOffset	nodes;			/* OgNode[n_nodes] */
-	OgOffset	cat_words;		/* uint32[], category bitsets */
+	uint32		n_nodes;		/* walk nodes, leaves and all */
+	uint32		max_depth;		/* longest walk of a tree */
+	OgOffset	trees;			/* OgTreeInfo[n_trees] */
+	OgOffset	nodes;			/* OgTNode[n_nodes] */
+	OgOffset	default_left;	/* uint8[n_nodes] */
+	uint32		n_vfeatures;
+	OgOffset	vfeatures;		/* OgVFeature[n_vfeatures] */
+	uint32		n_leaves;
+	OgOffset	leaves;			/* double[n_leaves], without SUM_FLOAT32 */
+	OgOffset	linear_leaves;	/* OgLinearLeaf[n_leaves], LINEAR_LEAVES */
+	OgOffset	thresholds;		/* double[n_nodes], without SUM_FLOAT32 */
+	uint32		n_slow;
+	OgOffset	slow;			/* OgNode[n_slow] */
+	OgOffset	cat_words;		/* uint32[], the slow nodes' category sets */
 	uint32		n_cat_words;
-	uint32		max_depth;		/* deepest path, for information */
 	OgOffset	lin_features;	/* uint32[]: linear leaves' features */
 	OgOffset	lin_coeffs;		/* double[]: linear leaves' coefficients */
-	OgOffset	fast_nodes;		/* OgFastNode[n_nodes] with PLAIN_FLOAT32 */
+	OgOffset	cover;			/* double[n_nodes], for explanations only */
 	OgOffset	reference;	/* OgRefHeader (reference.h), or 0 */
 	double		sigmoid_scale;	/* z multiplier of the sigmoid transforms */
 	double		output_scale;	/* raw sum multiplier (1, or 1/n to average) */
 } OgBlobHeader;
 
-typedef struct OgTree
+/* A tree of the walk: where it starts, what it adds to, how deep it is. */
+typedef struct OgTreeInfo
 {
 	uint32		root;			/* index into nodes */
-	uint32		output;			/* output group this tree adds to */
-	double		weight;			/* multiplier (dart, averaging) */
-} OgTree;
+	uint16		output;			/* output group this tree adds to */
+	uint16		depth;			/* steps from the root to its deepest leaf */
+} OgTreeInfo;
+
+/*
+ * A walk node, 8 bytes.  value: internal nodes, the float32 threshold;
+ * leaves, the float32 leaf value (SUM_FLOAT32) or an index into leaves[];
+ * slow nodes, an index into slow[].  feature: the walk feature read, or
+ * n_vfeatures (the sentinel: leaves) or n_vfeatures + 1 (slow nodes).
+ */
+typedef struct OgTNode
+{
+	uint32		value;
+	uint16		feature;
+	uint16		delta;			/* to the left child; 0 for a leaf */
+} OgTNode;
+
+#define OG_WALK_MAX_VFEATURES	65533	/* more make slow nodes */
+#define OG_WALK_MAX_DELTA		65535	/* farther children make slow nodes */
+
+/*
+ * Walk features: what the walk reads for feature i, computed once per row
+ * from the input (eval.c, OgWalkPrepare).  NaN means missing.
+ */
+typedef enum OgVFeatureKind
+{
+	OG_VF_FLOAT = 0,			/* (float) x (XGBoost) */
+	OG_VF_LGB_NONE,				/* LightGBM, missing type None: |x| <= 1e-35f
+								 * and NaN read as 0 */
+	OG_VF_LGB_ZERO,				/* missing type Zero: 0, |x| <= 1e-35f and NaN
+								 * are missing */
+	OG_VF_LGB_NAN				/* missing type NaN: |x| <= 1e-35f is 0, NaN is
+								 * missing */
+} OgVFeatureKind;
+
+typedef struct OgVFeature
+{
+	uint32		source;			/* input feature */
+	uint32		kind;			/* OgVFeatureKind */
+} OgVFeature;
+
+/* A linear leaf (LightGBM linear_tree): terms in lin_features/lin_coeffs. */
+typedef struct OgLinearLeaf
+{
+	uint32		offset;			/* constant at lin_coeffs[offset], terms
+								 * after it; OG_NOT_LINEAR: a constant leaf */
+	uint32		count;			/* number of terms */
+	double		weight;			/* the tree's weight */
+} OgLinearLeaf;
+
+#define OG_NOT_LINEAR			PG_UINT32_MAX
 
 /*
  * Node flags.  A split node reads x as 0 when TINY_IS_ZERO and |x| <= 1e-35f,
@@ -165,33 +246,21 @@ typedef struct OgTree
 #define OG_NODE_CAT_TRUNCATE	0x0200	/* x in (-1, 0) is category 0 (LightGBM) */
 #define OG_NODE_TINY_IS_ZERO	0x0400	/* |x| <= 1e-35f is read as 0 (LightGBM) */
 
+/* A node as parsers give it to the builder (formats.h), and as slow nodes keep it. */
 typedef struct OgNode
 {
 	int32		feature;		/* -1 for a leaf */
 	uint16		flags;
 	uint16		reserved;
-	uint32		left;
+	uint32		left;			/* builder: child index; slow node: walk index
+								 * of the left child (the right one follows) */
 	uint32		right;
 	uint32		cat_offset;		/* first word in cat_words (or linear leaf) */
 	uint32		cat_count;		/* number of words (or linear terms) */
 	double		value;			/* threshold, or the leaf's output */
+	double		cover;			/* training weight through the node (XGBoost
+								 * sum_hessian, LightGBM counts), or 0 */
 } OgNode;
-
-/*
- * A 16-byte copy of a node for the PLAIN_FLOAT32 fast path (XGBoost numeric
- * trees): four nodes per cache line instead of one and a half.
- */
-#define OG_FAST_LEAF			0x80000000
-#define OG_FAST_DEFAULT_LEFT	0x40000000
-#define OG_FAST_FEATURE_MASK	0x3FFFFFFF
-
-typedef struct OgFastNode
-{
-	uint32		left;
-	uint32		right;
-	uint32		bits;			/* OG_FAST_* flags | feature */
-	float		value;			/* threshold, or the leaf's output */
-} OgFastNode;
 
 #define OgBlobAt(blob, off)	((const void *) ((const char *) (blob) + (off)))
 #define OgBlobString(blob, off) \

@@ -22,11 +22,19 @@ extern void OgLinearCompile(const OgMLmodel *mlm, const char *what,
  * and must be larger than the parent's (parsers renumber if their format
  * does not guarantee it); the builder turns them into absolute indices.
  */
+/* A tree as parsers add it. */
+typedef struct OgBuildTree
+{
+	uint32		root;			/* its first node */
+	uint32		output;			/* output group it adds to */
+	double		weight;			/* multiplier (dart) */
+} OgBuildTree;
+
 typedef struct OgTreeBuild
 {
 	const char *model;			/* for messages */
 	const char *what;			/* file name, for messages */
-	OgTree	   *trees;
+	OgBuildTree *trees;
 	int			n_trees;
 	int			cap_trees;
 	OgNode	   *nodes;
@@ -52,8 +60,12 @@ extern uint32 OgTreesAddCategories(OgTreeBuild *tb, const uint32 *words, int n);
 extern uint32 OgTreesAddLinearLeaf(OgTreeBuild *tb, double constant,
 								   const uint32 *features, const double *coeffs,
 								   int n);
+/*
+ * Validate and compile into the blob's walk (blob.h).  float32 trees
+ * (XGBoost) compare and sum in single precision; the others in double.
+ */
 extern void OgTreesFinish(OgTreeBuild *tb, OgBlobBuilder *b,
-						  uint32 n_features, uint32 n_outputs);
+						  uint32 n_features, uint32 n_outputs, bool float32);
 
 /* Parsers */
 extern void OgXgboostCompile(const OgMLmodel *mlm, const char *what,

@@ -30,7 +30,7 @@
  * arrays then).  Internal-node arrays have L - 1 values: split_feature (raw
  * feature index), threshold (double), decision_type, left_child,
  * right_child.  Leaf arrays have L values: leaf_value (and leaf_weight,
- * leaf_count, unused here).  A child c >= 0 is internal node c, c < 0 is
+ * leaf_count: unused by scoring, kept with internal_count as cover).  A child c >= 0 is internal node c, c < 0 is
  * leaf ~c.  LightGBM creates internal node L - 1 when splitting a leaf of an
  * existing node, so an internal child always has a larger index than its
  * parent; we check that and renumber breadth-first if a file does not.
@@ -171,6 +171,8 @@ typedef enum LgbTreeKey
 	LT_NUM_FEATURES,
 	LT_LEAF_FEATURES,
 	LT_LEAF_COEFF,
+	LT_INTERNAL_COUNT,
+	LT_LEAF_COUNT,
 	LT_COUNT
 } LgbTreeKey;
 
@@ -178,7 +180,7 @@ static const char *const lgb_tree_keys[LT_COUNT] = {
 	"num_leaves", "num_cat", "split_feature", "threshold", "decision_type",
 	"left_child", "right_child", "leaf_value", "cat_boundaries",
 	"cat_threshold", "is_linear", "leaf_const", "num_features",
-	"leaf_features", "leaf_coeff"
+	"leaf_features", "leaf_coeff", "internal_count", "leaf_count"
 };
 
 /* What the header says about the whole model. */
@@ -826,6 +828,8 @@ LgbTree(LgbParser *ps, const LgbField *f, const LgbModel *lm, OgTreeBuild *tb,
 	uint32	   *lin_features = NULL;
 	double	   *lin_coeffs = NULL;
 	int		   *map = NULL;
+	double	   *internal_count = NULL;
+	double	   *leaf_count = NULL;
 	OgNode	   *nodes;
 	MemoryContext tree_cxt;
 	int64		pos;
@@ -838,6 +842,12 @@ LgbTree(LgbParser *ps, const LgbField *f, const LgbModel *lm, OgTreeBuild *tb,
 	if (f[LT_IS_LINEAR].s != NULL)
 		linear = LgbScalarInt(ps, &f[LT_IS_LINEAR], "is_linear", 0, 1) != 0;
 	leaf_value = LgbDoubleArray(ps, &f[LT_LEAF_VALUE], "leaf_value", n_leaves, false);
+	/* the data counts, for explanations (their cover); optional */
+	if (f[LT_LEAF_COUNT].s != NULL)
+		leaf_count = LgbDoubleArray(ps, &f[LT_LEAF_COUNT], "leaf_count", n_leaves, false);
+	if (n_internal > 0 && f[LT_INTERNAL_COUNT].s != NULL)
+		internal_count = LgbDoubleArray(ps, &f[LT_INTERNAL_COUNT], "internal_count",
+										n_internal, false);
 
 	if (n_internal > 0)
 	{
@@ -974,6 +984,7 @@ LgbTree(LgbParser *ps, const LgbField *f, const LgbModel *lm, OgTreeBuild *tb,
 		OgNode	   *n = &nodes[map[i]];
 		int			dt = (int) decision_type[i];
 
+		n->cover = internal_count ? internal_count[i] : 0;
 		n->feature = (int32) split_feature[i];
 		n->left = left[i] >= 0 ? (uint32) map[left[i]] :
 			(uint32) (n_internal + ~left[i]);
@@ -1041,6 +1052,7 @@ LgbTree(LgbParser *ps, const LgbField *f, const LgbModel *lm, OgTreeBuild *tb,
 	{
 		OgNode	   *n = &nodes[n_internal + i];
 
+		n->cover = leaf_count ? leaf_count[i] : 0;
 		n->feature = -1;
 		n->value = leaf_value[i];
 		if (linear)
@@ -1176,7 +1188,7 @@ OgLightgbmCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 				LgbCount(&h[LH_TREE_SIZES]), tb.n_trees);
 	n_iterations = tb.n_trees / lm.per_iteration;
 
-	OgTreesFinish(&tb, b, (uint32) lm.n_features, (uint32) lm.n_outputs);
+	OgTreesFinish(&tb, b, (uint32) lm.n_features, (uint32) lm.n_outputs, false);
 
 	/* LightGBM folds the init score into the trees: the base is zero */
 	base = palloc0(sizeof(double) * lm.n_outputs);

@@ -357,7 +357,8 @@ OgXgbTree(OgXgbContext *c, OgTreeBuild *tb, const OgDoc *tree, int t,
 			   *cnodes = NULL,
 			   *csegs = NULL,
 			   *csizes = NULL,
-			   *cats = NULL;
+			   *cats = NULL,
+			   *hess;
 	int			n_cnodes = 0,
 				n_cats = 0,
 				n_stype = 0,
@@ -380,6 +381,7 @@ OgXgbTree(OgXgbContext *c, OgTreeBuild *tb, const OgDoc *tree, int t,
 	feat = OgXgbNumbers(c, tree, "split_indices", n, true, NULL);
 	cond = OgXgbNumbers(c, tree, "split_conditions", n, true, NULL);
 	defl = OgXgbNumbers(c, tree, "default_left", n, true, NULL);
+	hess = OgXgbNumbers(c, tree, "sum_hessian", n, false, NULL);
 	stype = OgXgbNumbers(c, tree, "split_type", -1, false, &n_stype);
 	if (stype && n_stype != n)
 		OgXgbFail(c, psprintf("tree %d: \"split_type\" has %d values, expected %d", t, n_stype, n));
@@ -427,6 +429,7 @@ OgXgbTree(OgXgbContext *c, OgTreeBuild *tb, const OgDoc *tree, int t,
 		int			id = order[i];
 		OgNode	   *node = &nodes[i];
 
+		node->cover = hess ? hess[id] : 0;
 		if (left[id] == -1)
 		{
 			node->feature = -1;
@@ -631,7 +634,7 @@ OgXgboostCompile(const OgMLmodel *mlm, const char *what, const char *buf,
 		OgXgbTree(&c, &tb, &trees->items[t], t, n_features, (uint32) tree_info[t], w);
 	}
 
-	OgTreesFinish(&tb, b, (uint32) n_features, (uint32) n_outputs);
+	OgTreesFinish(&tb, b, (uint32) n_features, (uint32) n_outputs, true);
 	base_off = OgBlobAppend(b, margin, sizeof(double) * n_outputs);
 	obj_off = OgBlobAppendString(b, obj_name);
 	fmt_off = OgBlobAppendString(b, ubj ? "ubj" : "json");
