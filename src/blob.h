@@ -42,7 +42,14 @@
  * Precision and missing-value rules of each library are turned into this
  * one rule when the model is compiled (trees.c): XGBoost's float(x) < t
  * becomes x > nextafterf(t, -Inf); LightGBM's double x <= t compares the
- * float roundings and, only when they are equal, the doubles.
+ * float roundings and, only when they are equal, the doubles.  A
+ * categorical node (feature >= cat_vfeature) holds its set in value:
+ * categories 0..30, and bit 31 for every other or invalid category; the
+ * walk feature is the row's category as the bit 1 << c (1 << 31 for any
+ * other), and the node goes right when value & bit is not 0.  value is the
+ * set for XGBoost (which sends the set right) and its complement for
+ * LightGBM (which sends it left), so both go right for bit 31 exactly when
+ * the library sends an unknown category right.
  *
  * The rich OgNode below is what parsers give the builder; the blob keeps
  * it only for slow nodes.  A split sends x left when x < value
@@ -102,6 +109,7 @@ typedef enum OgTransform
 										 * (binary:logitraw) */
 #define OG_BLOB_SLOW_NODES		0x0008	/* the walk has slow nodes */
 #define OG_BLOB_LINEAR_LEAVES	0x0010	/* leaves with linear terms */
+#define OG_BLOB_CAT_NODES		0x0020	/* the walk has categorical nodes */
 
 typedef struct OgBlobHeader
 {
@@ -155,6 +163,7 @@ typedef struct OgBlobHeader
 	OgOffset	lin_features;	/* uint32[]: linear leaves' features */
 	OgOffset	lin_coeffs;		/* double[]: linear leaves' coefficients */
 	OgOffset	cover;			/* double[n_nodes], for explanations only */
+	uint32		cat_vfeature;	/* walk features from here on are categorical */
 	OgOffset	reference;	/* OgRefHeader (reference.h), or 0 */
 	double		sigmoid_scale;	/* z multiplier of the sigmoid transforms */
 	double		output_scale;	/* raw sum multiplier (1, or 1/n to average) */
@@ -195,9 +204,16 @@ typedef enum OgVFeatureKind
 								 * and NaN read as 0 */
 	OG_VF_LGB_ZERO,				/* missing type Zero: 0, |x| <= 1e-35f and NaN
 								 * are missing */
-	OG_VF_LGB_NAN				/* missing type NaN: |x| <= 1e-35f is 0, NaN is
+	OG_VF_LGB_NAN,				/* missing type NaN: |x| <= 1e-35f is 0, NaN is
 								 * missing */
+	/* categorical: the category 0..30 as the bit 1 << c, other and invalid ones 1 << 31 */
+	OG_VF_CAT_F32,				/* XGBoost: (float) x truncated; NaN missing */
+	OG_VF_CAT_LGB				/* LightGBM: |x| <= 1e-35f is 0, truncated
+								 * toward 0; x <= -1 and NaN invalid */
 } OgVFeatureKind;
+
+#define OG_CAT_MAX_FAST			30	/* sets with larger categories: slow nodes */
+#define OG_CAT_OTHER			31	/* the bit of every other category */
 
 typedef struct OgVFeature
 {

@@ -172,16 +172,17 @@ OgBitsFloat(uint32 u)
  */
 static bool
 OgWalkPrepare(const OgBlobHeader *m, const OgFeatures *x, float *xf,
-			  double *xd, const bool f32)
+			  double *xd, uint32 *xm, const bool f32)
 {
 	const OgVFeature *vfs = OgBlobAt(m, m->vfeatures);
 	uint32		n = m->n_vfeatures;
+	uint32		n_num = m->cat_vfeature;
 	uint32		i;
 	bool		missing = false;
 
 	if (f32)
 	{
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n_num; i++)
 		{
 			xf[i] = (float) OgFeatureGet(x, vfs[i].source);
 			missing |= isnan(xf[i]);
@@ -189,31 +190,58 @@ OgWalkPrepare(const OgBlobHeader *m, const OgFeatures *x, float *xf,
 	}
 	else
 	{
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n_num; i++)
 		{
 			double		v = OgFeatureGet(x, vfs[i].source);
 
 			if (fabs(v) <= (double) 1e-35f)
 				v = 0.0;
-			switch ((OgVFeatureKind) vfs[i].kind)
+			if (vfs[i].kind == OG_VF_LGB_NONE)
 			{
-				case OG_VF_LGB_NONE:
-					if (isnan(v))
-						v = 0.0;
-					break;
-				case OG_VF_LGB_ZERO:
-					if (v == 0.0)
-						v = NAN;
-					break;
-				case OG_VF_FLOAT:
-				case OG_VF_LGB_NAN:
-					break;
+				if (isnan(v))
+					v = 0.0;
+			}
+			else if (vfs[i].kind == OG_VF_LGB_ZERO)
+			{
+				if (v == 0.0)
+					v = NAN;
 			}
 			xd[i] = v;
 			xf[i] = (float) v;
 			missing |= isnan(v);
 		}
 	}
+	/* categorical: never above a threshold; the category as a bit in xm */
+	for (; i < n; i++)
+	{
+		double		v = OgFeatureGet(x, vfs[i].source);
+		double		c;
+
+		xf[i] = -INFINITY;
+		if (vfs[i].kind == OG_VF_CAT_F32)
+		{
+			c = (float) v;		/* XGBoost reads it as float first */
+			if (isnan(c))
+			{
+				xf[i] = NAN;	/* missing: the node's default direction */
+				xm[i] = 0;
+				missing = true;
+				continue;
+			}
+		}
+		else
+		{
+			c = fabs(v) <= (double) 1e-35f ? 0.0 : v;
+			if (c > -1.0 && c < 0)
+				c = 0;			/* truncated toward 0 */
+		}
+		/* NaN fails both tests: an invalid category */
+		xm[i] = (c >= 0 && c < OG_CAT_MAX_FAST + 1) ? (uint32) 1 << (uint32) c :
+			(uint32) 1 << OG_CAT_OTHER;
+	}
+	for (i = 0; i < n_num; i++)
+		xm[i] = 0;
+	xm[n] = xm[n + 1] = 0;
 	xf[n] = xf[n + 1] = -INFINITY;
 	return missing;
 }
@@ -227,7 +255,8 @@ static pg_attribute_always_inline uint32
 OgWalkStep(const OgBlobHeader *m, const OgTNode *nodes, const float *xf,
 		   const double *xd, const uint8 *dleft, const double *thr_d,
 		   const OgFeatures *x, uint32 slow_vf, uint32 i, uint32 *any,
-		   const bool f32, const bool missing, const bool slow)
+		   const uint32 *xm,
+		   const bool f32, const bool missing, const bool slow, const bool cat)
 {
 	uint64		w;
 	uint32		feat,
@@ -253,6 +282,58 @@ OgWalkStep(const OgBlobHeader *m, const OgTNode *nodes, const float *xf,
 	}
 	thr = OgBitsFloat((uint32) w);
 	v = xf[feat];
+	if (cat)
+	{
+		/*
+		 * Numeric and categorical nodes mixed, without a branch (which
+		 * one a node is cannot be predicted): a categorical feature is
+		 * -Infinity, never above a threshold, and a numeric one has no
+		 * bit in xm, so one of the two terms is always 0 (blob.h).  C's
+		 * thr < v is false when a set's bits make thr a NaN.
+		 */
+		uint32		bit = xm[feat];
+
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (!f32 && !missing)
+		{
+			uint32		next = i;
+			uint32		set = (uint32) w;
+			uint32		above;
+			uint8		tie;
+
+			/*
+			 * One comparison: seta (false for a NaN threshold, which a
+			 * set can be) and ZF for a tie; neg turns set & bit into CF
+			 * for adc.
+			 */
+			__asm__("comiss %[t], %[v]\n\t"
+					"seta %b[a]\n\t"
+					"sete %[z]\n\t"
+					"andl %[b], %[s]\n\t"
+					"negl %[s]\n\t"
+					"adcl %[d], %[n]\n\t"
+					"movzbl %b[a], %[a]\n\t"
+					"addl %[a], %[n]"
+					: [n] "+r"(next), [s] "+r"(set), [a] "=&q"(above), [z] "=&q"(tie)
+					: [t] "x"(thr), [v] "x"(v), [b] "r"(bit), [d] "r"(delta)
+					: "cc");
+			/*
+			 * A numeric node's tie went left; the doubles may say right.
+			 * One branch on both conditions, rarely taken (a categorical
+			 * node's set may read as a NaN, which also sets ZF).
+			 */
+			if (unlikely(tie & (bit == 0)) && xd[feat] > thr_d[i])
+				next++;
+			return next;
+		}
+#endif
+		go = (thr < v) | (((uint32) w & bit) != 0);
+		if (!f32 && unlikely(v == thr) && bit == 0)
+			go = xd[feat] > thr_d[i];
+		if (missing && v != v)
+			go = dleft[i] ^ 1;
+		return i + delta + go;
+	}
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (f32 && !missing)
 	{
@@ -302,9 +383,9 @@ OgWalkStep(const OgBlobHeader *m, const OgTNode *nodes, const float *xf,
  */
 static pg_attribute_always_inline void
 OgWalkTrees(const OgBlobHeader *m, const OgFeatures *x, const float *xf,
-			const double *xd, float *accf, double *raw,
+			const double *xd, const uint32 *xm, float *accf, double *raw,
 			const bool f32, const bool missing, const bool slow,
-			const bool single)
+			const bool single, const bool cat)
 {
 	const OgTreeInfo *trees = OgBlobAt(m, m->trees);
 	const OgTNode *nodes = OgBlobAt(m, m->nodes);
@@ -313,6 +394,7 @@ OgWalkTrees(const OgBlobHeader *m, const OgFeatures *x, const float *xf,
 	const double *base = OgBlobAt(m, m->base_score);
 	const bool	linear = (m->flags & OG_BLOB_LINEAR_LEAVES) != 0;
 	const bool	early = !f32;
+
 	uint32		slow_vf = m->n_vfeatures + 1;
 	uint32		n_trees = m->n_trees;
 	float		acc0f = 0;
@@ -355,7 +437,7 @@ OgWalkTrees(const OgBlobHeader *m, const OgFeatures *x, const float *xf,
 #endif
 				for (k = 0; k < OG_WALK_K; k++)
 					p[k] = OgWalkStep(m, nodes, xf, xd, dleft, thr_d, x, slow_vf, p[k],
-									  &any, f32, missing, slow);
+									  &any, xm, f32, missing, slow, cat);
 				/* every walk was at its leaf already */
 				if (early && any == 0)
 					break;
@@ -369,7 +451,7 @@ OgWalkTrees(const OgBlobHeader *m, const OgFeatures *x, const float *xf,
 
 				for (k = 0; k < nk; k++)
 					p[k] = OgWalkStep(m, nodes, xf, xd, dleft, thr_d, x, slow_vf, p[k],
-									  &any, f32, missing, slow);
+									  &any, xm, f32, missing, slow, cat);
 				if (early && any == 0)
 					break;
 			}
@@ -415,39 +497,46 @@ OgWalkTrees(const OgBlobHeader *m, const OgFeatures *x, const float *xf,
 	}
 }
 
-#define OG_WALK_VARIANT(name, f32, missing, slow, single) \
+#define OG_WALK_VARIANT(name, f32, missing, slow, single, cat) \
 static void \
 name(const OgBlobHeader *m, const OgFeatures *x, const float *xf, \
-	 const double *xd, float *accf, double *raw) \
+	 const double *xd, const uint32 *xm, float *accf, double *raw) \
 { \
-	OgWalkTrees(m, x, xf, xd, accf, raw, f32, missing, slow, single); \
+	OgWalkTrees(m, x, xf, xd, xm, accf, raw, f32, missing, slow, single, cat); \
 }
 
-OG_WALK_VARIANT(OgWalkF, true, false, false, true)
-OG_WALK_VARIANT(OgWalkFM, true, true, false, true)
-OG_WALK_VARIANT(OgWalkFS, true, false, true, true)
-OG_WALK_VARIANT(OgWalkFMS, true, true, true, true)
-OG_WALK_VARIANT(OgWalkFO, true, false, false, false)
-OG_WALK_VARIANT(OgWalkFMO, true, true, false, false)
-OG_WALK_VARIANT(OgWalkFSO, true, false, true, false)
-OG_WALK_VARIANT(OgWalkFMSO, true, true, true, false)
-OG_WALK_VARIANT(OgWalkD, false, false, false, true)
-OG_WALK_VARIANT(OgWalkDM, false, true, false, true)
-OG_WALK_VARIANT(OgWalkDS, false, false, true, true)
-OG_WALK_VARIANT(OgWalkDMS, false, true, true, true)
-OG_WALK_VARIANT(OgWalkDO, false, false, false, false)
-OG_WALK_VARIANT(OgWalkDMO, false, true, false, false)
-OG_WALK_VARIANT(OgWalkDSO, false, false, true, false)
-OG_WALK_VARIANT(OgWalkDMSO, false, true, true, false)
+/* every combination: f32, missing, slow, single, cat (in that order, the bits of the index) */
+#define OG_WALK_VARIANTS(c, cat) \
+OG_WALK_VARIANT(OgWalk##c##0, false, false, false, false, cat) \
+OG_WALK_VARIANT(OgWalk##c##1, false, false, false, true, cat) \
+OG_WALK_VARIANT(OgWalk##c##2, false, false, true, false, cat) \
+OG_WALK_VARIANT(OgWalk##c##3, false, false, true, true, cat) \
+OG_WALK_VARIANT(OgWalk##c##4, false, true, false, false, cat) \
+OG_WALK_VARIANT(OgWalk##c##5, false, true, false, true, cat) \
+OG_WALK_VARIANT(OgWalk##c##6, false, true, true, false, cat) \
+OG_WALK_VARIANT(OgWalk##c##7, false, true, true, true, cat) \
+OG_WALK_VARIANT(OgWalk##c##8, true, false, false, false, cat) \
+OG_WALK_VARIANT(OgWalk##c##9, true, false, false, true, cat) \
+OG_WALK_VARIANT(OgWalk##c##10, true, false, true, false, cat) \
+OG_WALK_VARIANT(OgWalk##c##11, true, false, true, true, cat) \
+OG_WALK_VARIANT(OgWalk##c##12, true, true, false, false, cat) \
+OG_WALK_VARIANT(OgWalk##c##13, true, true, false, true, cat) \
+OG_WALK_VARIANT(OgWalk##c##14, true, true, true, false, cat) \
+OG_WALK_VARIANT(OgWalk##c##15, true, true, true, true, cat)
+
+OG_WALK_VARIANTS(N, false)
+OG_WALK_VARIANTS(C, true)
 
 typedef void (*OgWalkFn) (const OgBlobHeader *m, const OgFeatures *x,
-						  const float *xf, const double *xd, float *accf,
-						  double *raw);
+						  const float *xf, const double *xd, const uint32 *xm,
+						  float *accf, double *raw);
 
-/* indexed by f32 * 8 + missing * 4 + slow * 2 + !single */
-static const OgWalkFn og_walks[16] = {
-	OgWalkD, OgWalkDO, OgWalkDS, OgWalkDSO, OgWalkDM, OgWalkDMO, OgWalkDMS, OgWalkDMSO,
-	OgWalkF, OgWalkFO, OgWalkFS, OgWalkFSO, OgWalkFM, OgWalkFMO, OgWalkFMS, OgWalkFMSO
+/* indexed by cat * 16 + f32 * 8 + missing * 4 + slow * 2 + single */
+static const OgWalkFn og_walks[32] = {
+	OgWalkN0, OgWalkN1, OgWalkN2, OgWalkN3, OgWalkN4, OgWalkN5, OgWalkN6, OgWalkN7,
+	OgWalkN8, OgWalkN9, OgWalkN10, OgWalkN11, OgWalkN12, OgWalkN13, OgWalkN14, OgWalkN15,
+	OgWalkC0, OgWalkC1, OgWalkC2, OgWalkC3, OgWalkC4, OgWalkC5, OgWalkC6, OgWalkC7,
+	OgWalkC8, OgWalkC9, OgWalkC10, OgWalkC11, OgWalkC12, OgWalkC13, OgWalkC14, OgWalkC15
 };
 
 /* Rows of models with up to this many walk features need no scratch memory. */
@@ -459,11 +548,14 @@ OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 {
 	static float *big_xf = NULL;
 	static double *big_xd = NULL;
+	static uint32 *big_xm = NULL;
 	static float *big_accf = NULL;
 	static uint32 big_features = 0;
 	static uint32 big_outputs = 0;
 	float		stack_xf[OG_WALK_STACK_FEATURES + 2];
 	double		stack_xd[OG_WALK_STACK_FEATURES + 2];
+	uint32		stack_xm[OG_WALK_STACK_FEATURES + 2];
+	uint32	   *xm = stack_xm;
 	float		stack_accf[OG_WALK_STACK_OUTPUTS];
 	float	   *xf = stack_xf;
 	double	   *xd = stack_xd;
@@ -483,13 +575,16 @@ OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 			{
 				pfree(big_xf);
 				pfree(big_xd);
+				pfree(big_xm);
 			}
 			big_xf = MemoryContextAlloc(TopMemoryContext, sizeof(float) * (m->n_vfeatures + 2));
 			big_xd = MemoryContextAlloc(TopMemoryContext, sizeof(double) * (m->n_vfeatures + 2));
+			big_xm = MemoryContextAlloc(TopMemoryContext, sizeof(uint32) * (m->n_vfeatures + 2));
 			big_features = m->n_vfeatures;
 		}
 		xf = big_xf;
 		xd = big_xd;
+		xm = big_xm;
 	}
 	if (unlikely(m->n_outputs > OG_WALK_STACK_OUTPUTS))
 	{
@@ -503,10 +598,10 @@ OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 		accf = big_accf;
 	}
 
-	missing = OgWalkPrepare(m, x, xf, xd, f32);
-	og_walks[(f32 ? 8 : 0) + (missing ? 4 : 0) +
+	missing = OgWalkPrepare(m, x, xf, xd, xm, f32);
+	og_walks[((m->flags & OG_BLOB_CAT_NODES) ? 16 : 0) + (f32 ? 8 : 0) + (missing ? 4 : 0) +
 			 ((m->flags & OG_BLOB_SLOW_NODES) ? 2 : 0) +
-			 (m->n_outputs > 1 ? 1 : 0)] (m, x, xf, xd, accf, raw);
+			 (m->n_outputs == 1 ? 1 : 0)] (m, x, xf, xd, xm, accf, raw);
 }
 
 /* Are all n_outputs scores finite? */

@@ -60,6 +60,32 @@ OgFeatureGet(const OgFeatures *x, int i)
 	}
 }
 
+/* Is an element NaN?  (No early exit: the loops vectorize.) */
+static inline bool
+OgFeaturesHaveNaN(const OgFeatures *x)
+{
+	int			i;
+	bool		nan = false;
+
+	if (x->is_float4)
+		for (i = 0; i < x->n; i++)
+		{
+			float4		f;
+
+			memcpy(&f, x->data + (Size) i * sizeof(float4), sizeof(float4));
+			nan |= f != f;
+		}
+	else
+		for (i = 0; i < x->n; i++)
+		{
+			float8		d;
+
+			memcpy(&d, x->data + (Size) i * sizeof(float8), sizeof(float8));
+			nan |= d != d;
+		}
+	return nan;
+}
+
 extern void OgFeaturesGather(const OgFeatures *x, double *out);
 extern bool OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x,
 					  double *raw);

@@ -242,12 +242,7 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, bool proba,
 		missing = true;
 	}
 	else if (stats && (m->flags & OG_BLOB_HANDLES_MISSING))
-	{
-		int			i;
-
-		for (i = 0; i < x.n && !missing; i++)
-			missing = isnan(OgFeatureGet(&x, i));
-	}
+		missing = OgFeaturesHaveNaN(&x);
 
 	out = OgPredictBuffer(fcinfo, &st->out, &st->out_cap, m->n_outputs);
 	if (unlikely(!OgEvalRaw(m, &x, out)))

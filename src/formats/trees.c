@@ -164,12 +164,23 @@ OgTreesAddLinearLeaf(OgTreeBuild *tb, double constant, const uint32 *features,
 
 /* The walk feature a split reads, or -1 when the walk cannot express it. */
 static int
-OgSplitKind(const OgNode *n, bool float32)
+OgSplitKind(const OgNode *n, const uint32 *cats, bool float32)
 {
 	uint16		f = n->flags & ~OG_NODE_DEFAULT_LEFT;
 
 	if (n->flags & OG_NODE_CATEGORICAL)
+	{
+		/* categories 0..30 only: the set fits in the node (blob.h) */
+		if (n->cat_count > 1 || (n->cat_count == 1 && (cats[n->cat_offset] >> 31) != 0))
+			return -1;
+		if (float32 && f == (OG_NODE_CATEGORICAL | OG_NODE_FLOAT32 | OG_NODE_MISSING_NAN |
+							 OG_NODE_CAT_SET_RIGHT | OG_NODE_CAT_INVALID_LEFT))
+			return OG_VF_CAT_F32;
+		if (!float32 && f == (OG_NODE_CATEGORICAL | OG_NODE_MISSING_NAN |
+							  OG_NODE_CAT_TRUNCATE | OG_NODE_TINY_IS_ZERO))
+			return OG_VF_CAT_LGB;
 		return -1;
+	}
 	if (float32)
 		return f == (OG_NODE_FLOAT32 | OG_NODE_MISSING_NAN) ? OG_VF_FLOAT : -1;
 	if (f == (OG_NODE_LE | OG_NODE_TINY_IS_ZERO))
@@ -181,12 +192,13 @@ OgSplitKind(const OgNode *n, bool float32)
 	return -1;
 }
 
-#define OG_VF_KINDS 4
+#define OG_VF_KINDS 6
 
 /* what a walk node is, while the number of walk features is not known */
 #define OG_ROLE_SPLIT	0
 #define OG_ROLE_LEAF	1
 #define OG_ROLE_SLOW	2
+#define OG_ROLE_CAT		3
 
 static uint32
 OgFloatBits(float f)
@@ -225,6 +237,8 @@ OgTreesLower(OgTreeBuild *tb, OgBlobBuilder *b, uint32 n_features,
 	uint32	   *pos = palloc_extended(sizeof(uint32) * Max(tb->n_nodes, 1), MCXT_ALLOC_HUGE);
 	uint16	   *level = palloc_extended(sizeof(uint16) * Max(tb->n_nodes, 1), MCXT_ALLOC_HUGE);
 	uint8	   *role = palloc_extended(Max(tb->n_nodes, 1), MCXT_ALLOC_HUGE);
+	int32	   *perm;
+	int			n_cat_vf = 0;
 	bool		has_linear = false;
 	uint32		max_depth = 0;
 	OgOffset	offs[10];
@@ -335,7 +349,7 @@ OgTreesLower(OgTreeBuild *tb, OgBlobBuilder *b, uint32 n_features,
 			}
 			else
 			{
-				int			kind = OgSplitKind(n, float32);
+				int			kind = OgSplitKind(n, tb->cat_words, float32);
 				uint32		left = pos[n->left];
 				int32		vf = -1;
 
@@ -359,7 +373,19 @@ OgTreesLower(OgTreeBuild *tb, OgBlobBuilder *b, uint32 n_features,
 						vf = vf_of[kind][n->feature] = n_vf++;
 					}
 				}
-				if (vf >= 0 && left - p <= OG_WALK_MAX_DELTA)
+				if (vf >= 0 && left - p <= OG_WALK_MAX_DELTA &&
+					(kind == OG_VF_CAT_F32 || kind == OG_VF_CAT_LGB))
+				{
+					uint32		set = n->cat_count > 0 ? tb->cat_words[n->cat_offset] : 0;
+
+					role[p] = OG_ROLE_CAT;
+					w->feature = (uint16) vf;
+					w->delta = (uint16) (left - p);
+					/* the categories that go right */
+					w->value = kind == OG_VF_CAT_F32 ? set : ~set;
+					dleft[p] = (n->flags & OG_NODE_DEFAULT_LEFT) != 0;
+				}
+				else if (vf >= 0 && left - p <= OG_WALK_MAX_DELTA)
 				{
 					float		thr = (float) n->value;
 
@@ -396,10 +422,38 @@ OgTreesLower(OgTreeBuild *tb, OgBlobBuilder *b, uint32 n_features,
 	}
 	Assert(max_depth == max_depth_rich);
 
-	/* the sentinel and the slow marker come after the walk features */
+	/*
+	 * Categorical walk features after the numeric ones (the walk tells them
+	 * apart by number); then the sentinel and the slow marker.
+	 */
+	perm = palloc(sizeof(int32) * Max(n_vf, 1));
+	{
+		OgVFeature *sorted = palloc(sizeof(OgVFeature) * Max(n_vf, 1));
+		int			j = 0;
+		int			pass;
+
+		for (pass = 0; pass < 2; pass++)
+			for (i = 0; i < n_vf; i++)
+			{
+				bool		cat = vfs[i].kind == OG_VF_CAT_F32 || vfs[i].kind == OG_VF_CAT_LGB;
+
+				if (cat != (pass == 1))
+					continue;
+				perm[i] = j;
+				sorted[j++] = vfs[i];
+				n_cat_vf += cat;
+			}
+		memcpy(vfs, sorted, sizeof(OgVFeature) * n_vf);
+		pfree(sorted);
+	}
 	for (i = 0; i < n_walk; i++)
-		if (role[i] != OG_ROLE_SPLIT)
+	{
+		if (role[i] == OG_ROLE_SPLIT || role[i] == OG_ROLE_CAT)
+			walk[i].feature = (uint16) perm[walk[i].feature];
+		else
 			walk[i].feature = (uint16) (n_vf + (role[i] == OG_ROLE_SLOW ? 1 : 0));
+	}
+	pfree(perm);
 	pfree(role);
 	pfree(order);
 	pfree(pos);
@@ -443,11 +497,13 @@ OgTreesLower(OgTreeBuild *tb, OgBlobBuilder *b, uint32 n_features,
 	head->cat_words = offs[8];
 	head->n_cat_words = (uint32) tb->n_cat_words;
 	head->cover = offs[9];
+	head->cat_vfeature = (uint32) (n_vf - n_cat_vf);
 	head->n_features = n_features;
 	head->n_outputs = n_outputs;
 	head->flags |= OG_BLOB_HANDLES_MISSING |
 		(float32 ? OG_BLOB_SUM_FLOAT32 : 0) |
 		(n_slow ? OG_BLOB_SLOW_NODES : 0) |
+		(n_cat_vf ? OG_BLOB_CAT_NODES : 0) |
 		(has_linear ? OG_BLOB_LINEAR_LEAVES : 0);
 }
 
