@@ -39,6 +39,7 @@ typedef struct OgPredictState
 	int			gathered_cap;
 	OgStatsPending *stats;		/* this backend's counts for the version */
 	double		value;			/* what og_predict returns for the row */
+	bool		name_stable;	/* the name is a constant (or parameter) */
 } OgPredictState;
 
 static OgPredictState *
@@ -52,6 +53,7 @@ OgPredictGetState(FunctionCallInfo fcinfo)
 		st = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
 									sizeof(OgPredictState));
 		st->handle = OgHandleCreate(fcinfo->flinfo->fn_mcxt);
+		st->name_stable = get_fn_expr_arg_stable(fcinfo->flinfo, 0);
 		fcinfo->flinfo->fn_extra = st;
 	}
 	return st;
@@ -184,7 +186,6 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, bool proba,
 			 const char **name_out)
 {
 	OgPredictState *st = OgPredictGetState(fcinfo);
-	text	   *name = PG_GETARG_TEXT_PP(0);
 	const OgBlobHeader *m;
 	OgFeatures	x;
 	double	   *out;
@@ -193,7 +194,15 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, bool proba,
 	bool		missing = false;
 	instr_time	t0;
 
-	m = OgStoreGet(st->handle, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	/* a constant name was compared when the version was pinned */
+	if (st->name_stable && likely(OgStorePinned(st->handle)))
+		m = st->handle->blob;
+	else
+	{
+		text	   *name = PG_GETARG_TEXT_PP(0);
+
+		m = OgStoreGet(st->handle, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	}
 	*name_out = st->handle->name;
 	stats = st->stats = OgStatsFor(st->stats, m);
 	if (stats && unlikely(--stats->countdown <= 0))

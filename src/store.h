@@ -39,15 +39,22 @@ extern OgModelHandle *OgHandleCreate(MemoryContext mcxt);
 extern const OgBlobHeader *OgStoreLookup(OgModelHandle *h, const char *name,
 										 int name_len);
 
+/* Whether h's pinned version is still the published one. */
+static inline bool
+OgStorePinned(const OgModelHandle *h)
+{
+	return h->generation != 0 &&
+		h->epoch == OgPinEpoch &&
+		pg_atomic_read_u64(h->slot_generation) == h->generation;
+}
+
 /* Per-row fast path: the pinned blob if it is still the published one. */
 static inline const OgBlobHeader *
 OgStoreGet(OgModelHandle *h, const char *name, int name_len)
 {
-	if (likely(h->generation != 0 &&
-			   h->epoch == OgPinEpoch &&
-			   name_len == h->name_len &&
+	if (likely(name_len == h->name_len &&
 			   memcmp(name, h->name, name_len) == 0 &&
-			   pg_atomic_read_u64(h->slot_generation) == h->generation))
+			   OgStorePinned(h)))
 		return h->blob;
 	return OgStoreLookup(h, name, name_len);
 }

@@ -1,6 +1,6 @@
 -- og_predict / og_predict_proba: values, input checks, arrays in every storage form, parallel scans.
 BEGIN;
-SELECT plan(37);
+SELECT plan(40);
 
 SELECT lives_ok($$SELECT og_load_model('t030_lin', og_test.fx('linear3'))$$, 'load linear3');
 SELECT lives_ok($$SELECT og_load_model('t030_log', og_test.fx('logistic3'))$$, 'load logistic3');
@@ -51,6 +51,21 @@ BEGIN
 	END IF;
 END
 $d$$q$), 'ok', 'one query scores with 20 models');
+
+-- the name may change from row to row (a column) or come from a parameter
+SELECT is(
+	(SELECT array_agg(og_predict(n, ARRAY[1, 2, 3]::float8[]) ORDER BY k)
+	   FROM (VALUES (1, 't030_lin'), (2, 't030_log'), (3, 't030_lin'), (4, 't030_log')) v(k, n)),
+	ARRAY[-1.75, 1 / (1 + exp(-3.75::float8)), -1.75, 1 / (1 + exp(-3.75::float8))]::float8[],
+	'a name from a column is read on every row');
+SET LOCAL plan_cache_mode = force_generic_plan;	-- $1 stays a parameter
+PREPARE t030_by_name(text) AS SELECT og_predict($1, ARRAY[1, 2, 3]::float8[]) FROM generate_series(1, 3);
+SELECT results_eq('EXECUTE t030_by_name(''t030_log'')',
+	array_fill(1 / (1 + exp(-3.75::float8)), ARRAY[3]), 'a name from a parameter');
+SELECT results_eq('EXECUTE t030_by_name(''t030_lin'')',
+	ARRAY[-1.75, -1.75, -1.75]::float8[], 'the same statement with another name');
+DEALLOCATE t030_by_name;
+RESET plan_cache_mode;
 
 -- input checks
 SELECT throws_ok($$SELECT og_predict('t030_lin', ARRAY[1, 2]::float8[])$$,
