@@ -110,6 +110,7 @@ typedef enum OgTransform
 #define OG_BLOB_SLOW_NODES		0x0008	/* the walk has slow nodes */
 #define OG_BLOB_LINEAR_LEAVES	0x0010	/* leaves with linear terms */
 #define OG_BLOB_CAT_NODES		0x0020	/* the walk has categorical nodes */
+#define OG_BLOB_WALK_READS_ALL	0x0040	/* every input feature is a walk feature */
 
 typedef struct OgBlobHeader
 {

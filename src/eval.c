@@ -200,17 +200,19 @@ OgBitsFloat(uint32 u)
  * The walk features of a row (blob.h, OgVFeature): xf[i] as float, NaN for
  * a missing value, then the sentinel and the slow marker (-Infinity); for
  * double-precision trees xd[i] as double too.  Returns whether a value is
- * missing.
+ * missing as the walk reads it; *nan_read says whether a feature read was
+ * NaN (NULL) before any rule of the model, which the statistics count.
  */
 static bool
 OgWalkPrepare(const OgBlobHeader *m, const OgFeatures *x, float *xf,
-			  double *xd, uint32 *xm, const bool f32)
+			  double *xd, uint32 *xm, bool *nan_read, const bool f32)
 {
 	const OgVFeature *vfs = OgBlobAt(m, m->vfeatures);
 	uint32		n = m->n_vfeatures;
 	uint32		n_num = m->cat_vfeature;
 	uint32		i;
 	bool		missing = false;
+	bool		nan = false;
 
 	if (f32)
 	{
@@ -219,6 +221,7 @@ OgWalkPrepare(const OgBlobHeader *m, const OgFeatures *x, float *xf,
 			xf[i] = (float) OgFeatureGet(x, vfs[i].source);
 			missing |= isnan(xf[i]);
 		}
+		nan = missing;
 	}
 	else
 	{
@@ -226,6 +229,7 @@ OgWalkPrepare(const OgBlobHeader *m, const OgFeatures *x, float *xf,
 		{
 			double		v = OgFeatureGet(x, vfs[i].source);
 
+			nan |= isnan(v);
 			if (fabs(v) <= (double) 1e-35f)
 				v = 0.0;
 			if (vfs[i].kind == OG_VF_LGB_NONE)
@@ -249,6 +253,7 @@ OgWalkPrepare(const OgBlobHeader *m, const OgFeatures *x, float *xf,
 		double		v = OgFeatureGet(x, vfs[i].source);
 		double		c;
 
+		nan |= isnan(v);
 		xf[i] = -INFINITY;
 		if (vfs[i].kind == OG_VF_CAT_F32)
 		{
@@ -275,6 +280,7 @@ OgWalkPrepare(const OgBlobHeader *m, const OgFeatures *x, float *xf,
 		xm[i] = 0;
 	xm[n] = xm[n + 1] = 0;
 	xf[n] = xf[n + 1] = -INFINITY;
+	*nan_read = nan;
 	return missing;
 }
 
@@ -596,7 +602,8 @@ static const OgWalkFn og_walks[32] = {
 #define OG_WALK_STACK_OUTPUTS	64
 
 static void
-OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
+OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw,
+			bool *nan_read)
 {
 	static float *big_xf = NULL;
 	static double *big_xd = NULL;
@@ -650,7 +657,7 @@ OgEvalTrees(const OgBlobHeader *m, const OgFeatures *x, double *raw)
 		accf = big_accf;
 	}
 
-	missing = OgWalkPrepare(m, x, xf, xd, xm, f32);
+	missing = OgWalkPrepare(m, x, xf, xd, xm, nan_read, f32);
 	og_walks[((m->flags & OG_BLOB_CAT_NODES) ? 16 : 0) + (f32 ? 8 : 0) + (missing ? 4 : 0) +
 			 ((m->flags & OG_BLOB_SLOW_NODES) ? 2 : 0) +
 			 (m->n_outputs == 1 ? 1 : 0)] (m, x, xf, xd, xm, accf, raw);
@@ -668,17 +675,23 @@ OgScoresFinite(const OgBlobHeader *m, const double *v)
 	return true;
 }
 
-/* The raw scores of a row; false when one is not finite. */
+/*
+ * The raw scores of a row; false when one is not finite.  *nan_read: was a
+ * feature the model read NaN (linear models read every one and are never
+ * given NaN).
+ */
 bool
-OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x, double *raw)
+OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x, double *raw,
+		  bool *nan_read)
 {
+	*nan_read = false;
 	switch ((OgModelKind) m->kind)
 	{
 		case OG_KIND_LINEAR:
 			OgEvalLinear(m, x, raw);
 			break;
 		case OG_KIND_TREES:
-			OgEvalTrees(m, x, raw);
+			OgEvalTrees(m, x, raw, nan_read);
 			break;
 	}
 	return OgScoresFinite(m, raw);

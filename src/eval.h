@@ -88,7 +88,7 @@ OgFeaturesHaveNaN(const OgFeatures *x)
 
 extern void OgFeaturesGather(const OgFeatures *x, double *out);
 extern bool OgEvalRaw(const OgBlobHeader *m, const OgFeatures *x,
-					  double *raw);
+					  double *raw, bool *nan_read);
 extern bool OgEvalTransform(const OgBlobHeader *m, double *v);
 extern void OgEvalOutOfRange(const char *model, const OgBlobHeader *m,
 							 const double *v, bool raw) pg_attribute_noreturn();

@@ -49,6 +49,7 @@ OgScoreRow(OgRowReader *rr, double *out)
 {
 	const OgBlobHeader *m = rr->m;
 	OgFeatures	x;
+	bool		nan_read;
 	uint32		f;
 
 	if (!(m->flags & OG_BLOB_HANDLES_MISSING))
@@ -65,7 +66,7 @@ OgScoreRow(OgRowReader *rr, double *out)
 	x.nulls = NULL;
 	x.n = m->n_features;
 	x.is_float4 = false;
-	if (!OgEvalRaw(m, &x, out))
+	if (!OgEvalRaw(m, &x, out, &nan_read))
 		OgEvalOutOfRange(rr->model, m, out, true);
 	if (!OgEvalTransform(m, out))
 		OgEvalOutOfRange(rr->model, m, out, false);

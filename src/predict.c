@@ -192,6 +192,7 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, bool proba,
 	OgStatsPending *stats;
 	bool		sample = false;
 	bool		missing = false;
+	bool		nan_read;
 	instr_time	t0;
 
 	/* a constant name was compared when the version was pinned */
@@ -250,11 +251,16 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, bool proba,
 		x.is_float4 = false;
 		missing = true;
 	}
-	else if (stats && (m->flags & OG_BLOB_HANDLES_MISSING))
-		missing = OgFeaturesHaveNaN(&x);
 
 	out = OgPredictBuffer(fcinfo, &st->out, &st->out_cap, m->n_outputs);
-	if (unlikely(!OgEvalRaw(m, &x, out)))
+	/*
+	 * A row with a NaN feature: the walk tells, when it reads every feature;
+	 * else a pass over the row says (the statistics count such rows).
+	 */
+	if (!missing && stats && (m->flags & OG_BLOB_HANDLES_MISSING) &&
+		!(m->flags & OG_BLOB_WALK_READS_ALL))
+		missing = OgFeaturesHaveNaN(&x);
+	if (unlikely(!OgEvalRaw(m, &x, out, &nan_read)))
 	{
 		/* a NaN or infinite feature of a linear model, else an overflow */
 		if (!(m->flags & OG_BLOB_HANDLES_MISSING))
@@ -283,6 +289,7 @@ OgPredictRow(FunctionCallInfo fcinfo, bool is_float4, bool proba,
 
 	if (stats)
 	{
+		missing |= nan_read;
 		if (unlikely(sample))
 		{
 			instr_time	t1;

@@ -209,6 +209,24 @@ OgFloatBits(float f)
 	return u;
 }
 
+/* Does some walk feature read each input feature? */
+static bool
+OgReadsEveryFeature(const OgVFeature *vfs, int n_vf, uint32 n_features)
+{
+	bool	   *seen = palloc0(sizeof(bool) * Max(n_features, 1));
+	uint32		n_seen = 0;
+	int			i;
+
+	for (i = 0; i < n_vf; i++)
+		if (!seen[vfs[i].source])
+		{
+			seen[vfs[i].source] = true;
+			n_seen++;
+		}
+	pfree(seen);
+	return n_seen == n_features;
+}
+
 /*
  * Compile the validated trees (child indices absolute) into the walk and
  * append it to the blob.
@@ -501,6 +519,7 @@ OgTreesLower(OgTreeBuild *tb, OgBlobBuilder *b, uint32 n_features,
 	head->n_features = n_features;
 	head->n_outputs = n_outputs;
 	head->flags |= OG_BLOB_HANDLES_MISSING |
+		(OgReadsEveryFeature(vfs, n_vf, n_features) ? OG_BLOB_WALK_READS_ALL : 0) |
 		(float32 ? OG_BLOB_SUM_FLOAT32 : 0) |
 		(n_slow ? OG_BLOB_SLOW_NODES : 0) |
 		(n_cat_vf ? OG_BLOB_CAT_NODES : 0) |
