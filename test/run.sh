@@ -32,7 +32,9 @@
 # and the exit status is 0 only when M is 0 and N is above 0.
 #
 # Environment: OG_TEST_TIMEOUT (seconds per pg_prove file, default 900),
-# OG_PYTEST_TIMEOUT (seconds for the pytest run, default 1800),
+# OG_PYTEST_TIMEOUT (seconds for the pytest run, default 1800), OG_PYTEST_ARGS
+# (pytest's arguments instead of test/integration, split at spaces:
+# "test/integration/test_layout.py" runs that file alone),
 # OG_MONITORING_TIMEOUT (seconds for test/monitoring.sh, default 300),
 # OG_TEST_PHASES (comma-separated phases to run, default all; "stack" alone
 # needs no cluster), OG_TEST_CLUSTER and OG_TEST_PORT (the cluster's name and
@@ -242,8 +244,10 @@ run_pytest() {
     OG_SERVER_LOG="$(cluster_log "$CLUSTER")" || return 1
     OG_SERVER_USER="$(og_server_user)" || return 1
     OG_FIXTURES="$rundir/fixtures"
+    local -a args=(test/integration)
+    [[ -z "${OG_PYTEST_ARGS:-}" ]] || read -r -a args <<<"$OG_PYTEST_ARGS"
     og_run timeout --kill-after=30 "$PYTEST_TIMEOUT" \
-        "$OG_VENV/bin/python" -m pytest -v -p no:cacheprovider test/integration
+        "$OG_VENV/bin/python" -m pytest -v -p no:cacheprovider "${args[@]}"
 }
 
 phase_mlflow() {
