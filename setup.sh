@@ -132,11 +132,13 @@ Modes:
   bench
       Install missing Debian and Python packages, build and install
       og_model, then run test/bench/bench.sh (what `make bench` runs): 1M
-      rows of float8[32] scored by a linear model on a private cluster on
-      port 54330, timed against the scan floor, a no-op C function and plain
-      SQL; then two XGBoost models (100 trees of depth 6, 500 of depth 8)
-      scored by og_predict, timed against XGBoost's own inplace_predict, a
-      psycopg client and PL/Python (test/bench/bench_trees.py).  Not a test.
+      rows of float8[32] on a private cluster on port 54330, a linear model
+      timed against a no-op C function and plain SQL, then XGBoost and
+      LightGBM models (regression, multiclass, with NaN, with categorical
+      features, one leaf) scored by og_predict and timed against the
+      libraries' own predictors, a psycopg client, PL/Python and the
+      benchmark's experimental walks (test/bench/bench_trees.py); about 15
+      minutes.  Not a test.
 
   -h, --help
       Show this help.
