@@ -10,6 +10,53 @@
  * return false when a score is not finite, for the caller to report with
  * OgEvalOutOfRange() (22003: a model never answers Infinity or NaN).
  *
+ * Why the tree walk is shaped as it is.  Measured with `make bench` (1M
+ * rows, one backend) on the 2-core development VM, where a node step costs
+ * about 1 ns; test/bench/og_bench.c holds the alternatives, timed in the
+ * same run against this code on the same blob.
+ *
+ * - A node is 8 bytes (blob.h, OgTNode): a float32 threshold, the walk
+ *   feature, the distance to the left child, the right child next to it.
+ *   A step is next = i + delta + (x > t) without a branch on the data:
+ *   comiss sets the carry flag exactly when the row goes right, adc adds
+ *   it and delta in one instruction.  Leaves point at themselves and read
+ *   a feature that is always -Infinity, so a tree is walked to its depth
+ *   without looking for its leaf.  The node is read in one 8-byte load and
+ *   taken apart in registers; three loads a node, or comiss reading the
+ *   feature from memory, were slower: the walk is bound by instructions
+ *   and load ports (about 10 instructions a step), not by cache misses, as
+ *   the nodes of 500 trees of depth 8 take 1.8 MB.  The 0.3.0 layout took
+ *   16 or 40 bytes a node, with the cover among them (10.8 MB for that
+ *   model; 2.0 MB now, 3.8 MB with the cover section).
+ * - A row walks 16 trees side by side (OG_WALK_K): their loads and
+ *   comparisons are independent, so they overlap.  One tree at a time was
+ *   1.8-2.8x slower (the same walk in C both ways); 8 or 32 side by side,
+ *   no better.  The steps in asm are 1.3-1.4x faster than in C.
+ * - The libraries' rules become the one comparison when the model is
+ *   compiled (formats/trees.c): XGBoost's float(x) < t is x > nextafterf(t,
+ *   -Inf) in float, exact; LightGBM's double x <= t compares the float
+ *   roundings and, only when they tie, the doubles (a branch rarely taken).
+ *   LightGBM's trees grow leaf-wise and unevenly, so double walks stop a
+ *   group as soon as every tree of it is at its leaf.
+ * - A missing value (NaN) makes comiss unordered, which sets CF and PF: the
+ *   node's default_left is subtracted.  Rows without one take a variant
+ *   that never looks, and each combination of precision, missing values,
+ *   slow nodes, categorical nodes and outputs is compiled on its own.
+ * - Categorical nodes hold their set (categories 0..30) in the node and
+ *   the row's category is a bit: one AND, mixed with numeric nodes without
+ *   a branch.  Larger categories, children farther than 65,535 nodes and
+ *   walk features beyond 65,533 make slow nodes, which the general code
+ *   (OgNodeGoesLeft) decides.
+ * - Not kept, measured against the same walk in C: nodes holding
+ *   per-feature bin numbers (a row's bins cost 32 binary searches, more
+ *   than they save: 1.2-2.2x slower, except 10% faster on LightGBM 500x255
+ *   where the tie test goes away); rows in blocks of 64, each tree walked
+ *   for 16 rows at a time (0-13% faster, less than the asm step gains, and
+ *   a SQL function is given one row at a time);
+ *   complete-tree layouts, AVX-512 gathers, refilling or compacting the
+ *   lanes of finished trees, prefetching the next row (all slower or no
+ *   better).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -35,7 +82,9 @@ OgFeaturesGather(const OgFeatures *x, double *out)
 /*
  * intercept + w.x.  Four partial sums: one chain of additions would make
  * the row wait 4 cycles per feature (the dot product's order is not a
- * library's contract: BLAS sums in blocks too).
+ * library's contract: BLAS sums in blocks too).  Eight sums in AVX2 were
+ * no faster in `make bench`: what a linear row costs beyond a function
+ * that only sums its elements is the call and the statistics.
  */
 static void
 OgEvalLinear(const OgBlobHeader *m, const OgFeatures *x, double *raw)
