@@ -5,6 +5,8 @@
  *	  og_bench_noop(name, f)   takes the same float8[] as og_predict, detoasts
  *	                           it as og_predict does and reads its header: the
  *	                           difference to og_predict is the cost of scoring.
+ *	  og_bench_sum(name, f)    the same, and reads every element: their sum
+ *	                           (what any scoring must at least do with a row).
  *	  og_bench_blob(name)      bytes of a loaded model's blob and of its cover
  *	                           section (which scoring never reads).
  *
@@ -43,6 +45,7 @@
 PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(og_bench_noop);
+PG_FUNCTION_INFO_V1(og_bench_sum);
 PG_FUNCTION_INFO_V1(og_bench_blob);
 PG_FUNCTION_INFO_V1(og_bench_walk);
 PG_FUNCTION_INFO_V1(og_bench_quantized);
@@ -59,6 +62,20 @@ og_bench_noop(PG_FUNCTION_ARGS)
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(1);
 
 	PG_RETURN_FLOAT8((double) ARR_NDIM(a));
+}
+
+Datum
+og_bench_sum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(1);
+	const double *x = (const double *) ARR_DATA_PTR(a);
+	int			n = ARR_NDIM(a) == 1 && !ARR_HASNULL(a) ? ARR_DIMS(a)[0] : 0;
+	double		sum = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		sum += x[i];
+	PG_RETURN_FLOAT8(sum);
 }
 
 /* A model for the experiments: the pinned blob and, once built, its bins. */

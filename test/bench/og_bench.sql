@@ -2,6 +2,8 @@
 -- og_bench library's path without its suffix.
 CREATE FUNCTION og_bench_noop(text, float8[]) RETURNS float8
 	AS :'libpath', 'og_bench_noop' LANGUAGE C STRICT STABLE PARALLEL SAFE;
+CREATE FUNCTION og_bench_sum(text, float8[]) RETURNS float8
+	AS :'libpath', 'og_bench_sum' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 CREATE FUNCTION og_bench_blob(name text, OUT bytes bigint, OUT cover_bytes bigint)
 	AS :'libpath', 'og_bench_blob' LANGUAGE C STRICT STABLE;
 CREATE FUNCTION og_bench_walk(text, float8[], int) RETURNS float8
