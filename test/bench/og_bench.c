@@ -199,6 +199,21 @@ bench_step(const OgBlobHeader *m, const OgTNode *nodes, const uint8 *dleft,
 	return i + n.delta + go;
 }
 
+/* One node holding a bin number: the row goes right when its bin is above. */
+static inline uint32
+bench_qstep(const OgTNode *q, const uint8 *dleft, const uint32 *xb, uint32 i,
+			uint32 *any)
+{
+	OgTNode		n = q[i];
+	uint32		b = xb[n.feature];
+	uint32		go = b > n.value;
+
+	*any |= n.delta;
+	if (b == BENCH_NAN_BIN)
+		go = dleft[i] ^ 1;
+	return i + n.delta + go;
+}
+
 /* A leaf's part of the sum. */
 static inline double
 bench_leaf(const OgBlobHeader *m, const OgTNode *nodes, uint32 i, const bool f32)
@@ -208,14 +223,29 @@ bench_leaf(const OgBlobHeader *m, const OgTNode *nodes, uint32 i, const bool f32
 	return ((const double *) OgBlobAt(m, m->leaves))[nodes[i].value - 0x3F800000u];
 }
 
+/* The roots of nk trees into p; the deepest one's depth. */
+static inline uint32
+bench_roots(const OgTreeInfo *trees, uint32 nk, uint32 *p)
+{
+	uint32		depth = 0;
+	uint32		k;
+
+	for (k = 0; k < nk; k++)
+	{
+		p[k] = trees[k].root;
+		depth = Max(depth, trees[k].depth);
+	}
+	return depth;
+}
+
 /* The trees' sum for a prepared row, k trees side by side. */
 static pg_attribute_always_inline double
 bench_row(const BenchModel *bm, const float *xf, const double *xd,
-		  const uint32 k_max, const bool f32)
+		  const uint32 *xb, const uint32 k_max, const bool f32, const bool quantized)
 {
 	const OgBlobHeader *m = bm->m;
 	const OgTreeInfo *trees = OgBlobAt(m, m->trees);
-	const OgTNode *nodes = OgBlobAt(m, m->nodes);
+	const OgTNode *nodes = quantized ? bm->q_nodes : OgBlobAt(m, m->nodes);
 	const uint8 *dleft = OgBlobAt(m, m->default_left);
 	const double *thr_d = f32 ? NULL : OgBlobAt(m, m->thresholds);
 	const double *base = OgBlobAt(m, m->base_score);
@@ -227,21 +257,18 @@ bench_row(const BenchModel *bm, const float *xf, const double *xd,
 	{
 		uint32		p[BENCH_LANES];
 		uint32		nk = Min(k_max, m->n_trees - t);
-		uint32		depth = 0;
+		uint32		depth;
 		uint32		d,
 					k;
 
-		for (k = 0; k < nk; k++)
-		{
-			p[k] = trees[t + k].root;
-			depth = Max(depth, trees[t + k].depth);
-		}
+		depth = bench_roots(trees + t, nk, p);
 		for (d = 0; d < depth; d++)
 		{
 			uint32		any = 0;
 
 			for (k = 0; k < nk; k++)
-				p[k] = bench_step(m, nodes, dleft, thr_d, xf, xd, p[k], &any, f32);
+				p[k] = quantized ? bench_qstep(nodes, dleft, xb, p[k], &any) :
+					bench_step(m, nodes, dleft, thr_d, xf, xd, p[k], &any, f32);
 			if (!f32 && any == 0)
 				break;
 		}
@@ -292,11 +319,11 @@ og_bench_walk(PG_FUNCTION_ARGS)
 
 	bench_prepare(st->bm, PG_GETARG_ARRAYTYPE_P(1), st->xf, st->xd);
 	if (k == 1)
-		PG_RETURN_FLOAT8(st->bm->f32 ? bench_row(st->bm, st->xf, st->xd, 1, true)
-						 : bench_row(st->bm, st->xf, st->xd, 1, false));
+		PG_RETURN_FLOAT8(st->bm->f32 ? bench_row(st->bm, st->xf, st->xd, NULL, 1, true, false)
+						 : bench_row(st->bm, st->xf, st->xd, NULL, 1, false, false));
 	if (k == BENCH_LANES)
-		PG_RETURN_FLOAT8(st->bm->f32 ? bench_row(st->bm, st->xf, st->xd, BENCH_LANES, true)
-						 : bench_row(st->bm, st->xf, st->xd, BENCH_LANES, false));
+		PG_RETURN_FLOAT8(st->bm->f32 ? bench_row(st->bm, st->xf, st->xd, NULL, BENCH_LANES, true, false)
+						 : bench_row(st->bm, st->xf, st->xd, NULL, BENCH_LANES, false, false));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("og_bench_walk walks 1 or %d trees side by side", BENCH_LANES)));
@@ -420,71 +447,17 @@ og_bench_quantized(PG_FUNCTION_ARGS)
 {
 	BenchRowState *st = bench_row_state(fcinfo);
 	BenchModel *bm = st->bm;
-	const OgBlobHeader *m;
-	const OgTreeInfo *trees;
-	const uint8 *dleft;
-	const double *base;
-	const OgTNode *q;
-	float		accf;
-	double		acc = 0;
-	uint32		f,
-				t;
+	uint32		f;
 
 	if (bm->q_nodes == NULL)
 		bench_quantize(bm, fcinfo->flinfo->fn_mcxt);
-	m = bm->m;
-	trees = OgBlobAt(m, m->trees);
-	dleft = OgBlobAt(m, m->default_left);
-	base = OgBlobAt(m, m->base_score);
-	q = bm->q_nodes;
-	accf = (float) base[0];
-
 	bench_prepare(bm, PG_GETARG_ARRAYTYPE_P(1), st->xf, st->xd);
 	for (f = 0; f < bm->n_vf; f++)
 		st->xb[f] = bench_bin(bm->q_thr + bm->q_first[f], bm->q_first[f + 1] - bm->q_first[f],
 							  bm->f32 ? (double) st->xf[f] : st->xd[f]);
 	st->xb[bm->n_vf] = 0;		/* leaves: 0 is above no node's value */
-
-	for (t = 0; t < m->n_trees; t += BENCH_LANES)
-	{
-		uint32		p[BENCH_LANES];
-		uint32		nk = Min(BENCH_LANES, m->n_trees - t);
-		uint32		depth = 0;
-		uint32		d,
-					k;
-
-		for (k = 0; k < nk; k++)
-		{
-			p[k] = trees[t + k].root;
-			depth = Max(depth, trees[t + k].depth);
-		}
-		for (d = 0; d < depth; d++)
-		{
-			uint32		any = 0;
-
-			for (k = 0; k < nk; k++)
-			{
-				OgTNode		n = q[p[k]];
-				uint32		b = st->xb[n.feature];
-				uint32		go = b > n.value;
-
-				any |= n.delta;
-				if (b == BENCH_NAN_BIN)
-					go = dleft[p[k]] ^ 1;
-				p[k] += n.delta + go;
-			}
-			if (!bm->f32 && any == 0)
-				break;
-		}
-		for (k = 0; k < nk; k++)
-		{
-			if (bm->f32)
-				accf += (float) bench_leaf(m, q, p[k], true);
-			else
-				acc += bench_leaf(m, q, p[k], false);
-		}
-	}
-	PG_RETURN_FLOAT8(bm->f32 ? (double) accf : acc * m->output_scale + base[0]);
+	PG_RETURN_FLOAT8(bm->f32 ? bench_row(bm, st->xf, st->xd, st->xb, BENCH_LANES, true, true)
+					 : bench_row(bm, st->xf, st->xd, st->xb, BENCH_LANES, false, true));
 }
 
 /* --------------------------------------------------------------- block -- */
